@@ -1,0 +1,293 @@
+"""The Simulator base class and the kernel pipeline every request goes through.
+
+A vendor simulator subclasses `Simulator` and supplies: its routes (a FastAPI app), a backend factory (its models,
+state in a `Store`), how a request names its tenant, its own error shape, its own quota rejection, and its default
+quotas. The kernel wraps the routes with tenants, quotas, faults, the journal and metrics, and serves `/__admin`.
+
+Pipeline for a vendor request: resolve the route (unmatched: vendor 404 plus a near-miss hint) -> quotas (the
+vendor's rejection) -> faults (latency, error, reset, dribble, hang) -> the route -> journal and metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from fastapi import FastAPI
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match, Mount, Route, Router, get_route_path
+
+from .clock import VirtualClock
+from .faults import FaultEngine
+from .journal import Journal, JournalEntry, near_miss_routes
+from .metrics import SimulatorMetrics
+from .quotas import QuotaEngine, QuotaSpec
+from .store import Tenants
+
+Scope = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Callable, Callable], Awaitable[None]]
+
+TENANT_HEADER = "x-sim-tenant"
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class ConnectionReset(ConnectionResetError):
+    """Raised in-process (no socket to abort) when a `reset` fault fires."""
+
+
+class Simulator:
+    name: ClassVar[str] = "simulator"
+    title: ClassVar[str] = "Simulator"
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        clock: VirtualClock | None = None,
+        journal_capacity: int = 10_000,
+        journal_body_limit: int = 2048,
+        snapshot_dir: str | Path = ".q2c/snapshots",
+    ) -> None:
+        self.clock = clock or VirtualClock()
+        self.faults = FaultEngine(self.name, self.clock, seed)
+        self.quotas = QuotaEngine(self.name, self.clock, self.default_quotas())
+        self.journal = Journal(journal_capacity, journal_body_limit)
+        self.metrics = SimulatorMetrics(self.name)
+        self.tenants: Tenants[Any] = Tenants(self.new_backend)
+        self.snapshot_dir = Path(snapshot_dir)
+        self.routes_app: FastAPI = self.build_routes()
+        self.routes_app.state.simulator = self
+        self._route_cache: OrderedDict[tuple[str, str], tuple[str, str] | None] = OrderedDict()
+        from .admin import build_admin_app  # the admin app reads this simulator's parts
+
+        self.admin_app = build_admin_app(self)
+        self.asgi: ASGIApp = Router(routes=[Mount("/__admin", app=self.admin_app), Mount("", app=self._pipeline)])
+
+    @property
+    def seed(self) -> int:
+        return self.faults.seed
+
+    # ---- what a vendor supplies --------------------------------------------------------------------------------
+    def build_routes(self) -> FastAPI:
+        raise NotImplementedError
+
+    def new_backend(self, tenant_id: str) -> Any:
+        raise NotImplementedError
+
+    def default_quotas(self) -> list[QuotaSpec]:
+        return []
+
+    def tenant_of(self, headers: Headers, path: str) -> str | None:
+        """The tenant a request belongs to. Vendors read it from their credentials; `X-Sim-Tenant` always wins."""
+        return headers.get(TENANT_HEADER) or "default"
+
+    def error_response(self, status: int, code: str | None, message: str | None, retry_after: float | None = None) -> Response:
+        """An error in the vendor's own shape (used by error faults and unmatched routes)."""
+        raise NotImplementedError
+
+    def quota_response(self, quota: QuotaSpec, retry_after: float | None, tenant: str | None) -> Response:
+        return self.error_response(429, None, f"quota {quota.name} exceeded", retry_after)
+
+    def response_headers(self, tenant: str | None) -> list[tuple[bytes, bytes]]:
+        """Headers the vendor adds to every response (e.g. Salesforce's Sforce-Limit-Info)."""
+        return []
+
+    def extend_admin(self, admin: FastAPI) -> None:
+        """Add vendor-specific admin endpoints (custom fields, tokens, ...) to `/__admin`."""
+
+    # ---- helpers for vendor routes -----------------------------------------------------------------------------
+    def backend(self, request: Request) -> Any:
+        return self.tenants.get(request.scope["state"]["tenant"])
+
+    def reset(self) -> None:
+        self.tenants.clear()
+        self.journal.clear()
+        self.faults.clear()
+        self.quotas.reset(specs=True)
+        self.clock.reset()
+
+    # ---- the pipeline ------------------------------------------------------------------------------------------
+    def resolve_route(self, scope: Scope) -> tuple[str, str] | None:
+        """(operation name, path template) of the vendor route that serves this request, or None."""
+        key = (scope["method"], get_route_path(scope))
+        cache = self._route_cache
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+        found = None
+        partial = None
+        for route in self.routes_app.router.routes:
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                found = (getattr(route, "name", None) or "", getattr(route, "path", ""))
+                break
+            if match is Match.PARTIAL and partial is None:
+                partial = (getattr(route, "name", None) or "", getattr(route, "path", ""))
+        result = found or partial
+        cache[key] = result
+        if len(cache) > 4096:
+            cache.popitem(last=False)
+        return result
+
+    def route_templates(self) -> list[tuple[str, str]]:
+        out = []
+        for route in self.routes_app.router.routes:
+            if isinstance(route, Route) and route.methods:
+                out.extend((m, route.path) for m in sorted(route.methods) if m != "HEAD")
+        return out
+
+    async def _pipeline(self, scope: Scope, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.routes_app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        method: str = scope["method"]
+        path = get_route_path(scope)
+        headers = Headers(scope=scope)
+        tenant = self.tenant_of(headers, path)
+        scope.setdefault("state", {})["tenant"] = tenant
+        route = self.resolve_route(scope)
+        operation, template = route if route else (None, "<unmatched>")
+        seq = self.journal.next_seq()
+
+        body = bytearray()
+        if method in _BODY_METHODS:
+            limit = self.journal.body_limit
+            inner_receive = receive
+
+            async def receive() -> dict:  # noqa: F811 - keep a copy of the first bytes for the journal
+                message = await inner_receive()
+                if message["type"] == "http.request" and len(body) < limit:
+                    body.extend(message.get("body", b"")[: limit - len(body)])
+                return message
+
+        status_box = [0]
+        extra = self.response_headers(tenant)
+        inner_send = send
+
+        async def send(message: dict) -> None:  # noqa: F811
+            if message["type"] == "http.response.start":
+                status_box[0] = message["status"]
+                if extra:
+                    message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await inner_send(message)
+
+        fault_name: str | None = None
+        quota_name: str | None = None
+        near: list[str] | None = None
+        admission = None
+        try:
+            if route is None:
+                near = near_miss_routes(method, path, self.route_templates())
+                response = self.error_response(404, None, "The requested resource does not exist")
+                if near:
+                    response.headers["X-Sim-Near-Miss"] = " | ".join(near)
+                await response(scope, receive, send)
+                return
+            admission = self.quotas.admit(tenant, method, path, operation)
+            if admission.rejection is not None:
+                rejection = admission.rejection
+                quota_name = rejection.quota.name
+                self.metrics.rejected(quota_name)
+                await self.quota_response(rejection.quota, rejection.retry_after, tenant)(scope, receive, send)
+                return
+            plan = self.faults.plan(tenant, method, path, operation)
+            if plan.applied:
+                fault_name = ",".join(plan.applied)
+            if plan.delay:
+                self.metrics.fault(plan.applied[0], "latency")
+                await asyncio.sleep(plan.delay)
+            fault = plan.terminal
+            if fault is not None:
+                self.metrics.fault(fault.id, fault.kind)
+                if fault.kind == "error":
+                    response = self.error_response(fault.status, fault.code, fault.message, fault.retry_after_seconds)
+                    await response(scope, receive, send)
+                    return
+                if fault.kind in ("reset", "hang"):
+                    if fault.kind == "hang":
+                        await _hang(receive, fault.max_seconds)
+                    if not _abort(send):  # in-process there is no socket: the client sees the error instead
+                        raise ConnectionReset(f"connection dropped by fault rule {fault.id} ({fault.kind})")
+                    return
+                if fault.kind == "dribble":
+                    send = _dribbling(send, fault.chunk_bytes, fault.interval_ms / 1000)
+            await self.routes_app(scope, receive, send)
+        finally:
+            if admission is not None:
+                admission.release()
+            elapsed = time.perf_counter() - started
+            status = status_box[0]
+            self.metrics.observe(method, template, status, elapsed)
+            self.journal.record(JournalEntry(
+                seq=seq,
+                at=self.clock.now().isoformat(),
+                simulator=self.name,
+                tenant=tenant,
+                method=method,
+                path=path,
+                query=scope.get("query_string", b"").decode("latin-1"),
+                operation=operation,
+                status=status,
+                duration_ms=round(elapsed * 1000, 3),
+                body=body.decode("utf-8", "replace"),
+                fault=fault_name,
+                quota=quota_name,
+                near_misses=near,
+            ))
+
+
+def _abort(send: Callable) -> bool:
+    """Drop the TCP connection under a real server (uvicorn keeps its transport on the send callable's owner)."""
+    owner = getattr(send, "__self__", None)
+    for _ in range(4):  # our own send wrappers are closures; reach the server's through their cells
+        if owner is not None:
+            break
+        cells = getattr(send, "__closure__", None) or ()
+        inner = next((c.cell_contents for c in cells if callable(c.cell_contents)), None)
+        if inner is None:
+            break
+        send = inner
+        owner = getattr(send, "__self__", None)
+    transport = getattr(owner, "transport", None)
+    if transport is None:
+        return False
+    transport.abort()
+    return True
+
+
+async def _hang(receive: Callable, max_seconds: float) -> None:
+    """Wait for the client to disconnect, or `max_seconds`, whichever comes first."""
+
+    async def until_disconnect() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    try:
+        await asyncio.wait_for(until_disconnect(), timeout=max_seconds)
+    except asyncio.TimeoutError:
+        pass
+
+
+def _dribbling(send: Callable, chunk: int, interval: float) -> Callable:
+    """Send the body in small chunks with pauses between them (a slow network or an overloaded server)."""
+
+    async def dribble(message: dict) -> None:
+        if message["type"] != "http.response.body":
+            await send(message)
+            return
+        data: bytes = message.get("body", b"")
+        more = message.get("more_body", False)
+        for i in range(0, max(len(data), 1), chunk):
+            last = i + chunk >= len(data)
+            await send({"type": "http.response.body", "body": data[i : i + chunk], "more_body": more or not last})
+            if not last:
+                await asyncio.sleep(interval)
+
+    return dribble
