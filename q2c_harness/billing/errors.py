@@ -8,15 +8,18 @@ store, filter and alert on); the message names the offending object and field.
 
 from __future__ import annotations
 
+from q2c_harness.errors import BusinessError
 
-class BillingRuleViolation(Exception):
-    """Base of all billing business-rule exceptions."""
+
+class BillingRuleViolation(BusinessError):
+    """Base of all billing business-rule exceptions: a ``BusinessError`` (never retried,
+    parked in the exception queue's ``business`` lot)."""
 
     code: str = "billing_rule_violation"
 
     def __init__(self, message: str, *, ref: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+        # The taxonomy stores ``code`` per instance; keep the class's stable code.
+        super().__init__(message, system="billing", code=type(self).code, details={"ref": ref} if ref else None)
         self.ref = ref  # id of the offending record, when there is one
 
     def __str__(self) -> str:

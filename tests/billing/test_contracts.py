@@ -98,3 +98,14 @@ def test_current_is_baseline_plus_approved_deltas(cos):
     for o in approved:
         s = apply_change_order(s, o)
     assert s.current == current and s.baseline == sow().baseline
+
+
+def test_billing_violations_are_business_errors_with_stable_codes():
+    from q2c_harness.billing import ALL_VIOLATIONS
+    from q2c_harness.errors import BusinessError
+
+    codes = [v.code for v in ALL_VIOLATIONS]
+    assert len(codes) == len(set(codes)) and "billing_rule_violation" not in codes
+    err = ALL_VIOLATIONS[0]("boom", ref="X-1")
+    assert isinstance(err, BusinessError) and err.lot == "business"
+    assert err.to_dict()["code"] == ALL_VIOLATIONS[0].code and err.ref == "X-1"
