@@ -13,6 +13,7 @@ from .fx import FxRateTable, fx_rate_date, realized_fx_gain_loss
 from .intercompany import CrossCharge, EliminationEntry, IntercompanyEntry, cross_charge, eliminate, elimination_total
 from .invoices import assemble_invoice
 from .rating import RatedLine, rate_card_version_on, rate_in_force, rate_time_entry, validate_rate_card
+from .recurring import bill_recurring_fee, period_key
 from .retainers import RetainerBalance, draw_down_retainer, receive_retainer
 from .revenue import ContractPosition, contract_position, cumulative_revenue, percent_complete, period_revenue
 from .rounding import minor_units, quantum, round_money
@@ -24,7 +25,7 @@ __all__ = [
     "ALL_VIOLATIONS", "BillingRuleViolation", "ContractPosition", "CrossCharge", "EliminationEntry",
     "FxRateTable", "HeldAmount", "IntercompanyEntry", "REVERSE_CHARGE_NOTE", "RatedLine", "RetainerBalance",
     "TaxDetermination", "TimeAndMaterialsBilling", "apply_cash", "apply_change_order", "approved_value_delta",
-    "assemble_invoice", "bill_milestone", "bill_time_and_materials", "contract_position", "cross_charge",
+    "assemble_invoice", "bill_milestone", "bill_recurring_fee", "period_key", "bill_time_and_materials", "contract_position", "cross_charge",
     "cumulative_revenue", "current_contract_version", "determine_tax", "draw_down_retainer", "eliminate",
     "elimination_total", "entry_id", "fx_rate_date", "invoice_status", "is_valid_vat_id", "minor_units",
     "open_balance", "percent_complete", "period_revenue", "quantum", "rate_card_version_on", "rate_in_force",

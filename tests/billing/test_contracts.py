@@ -109,3 +109,28 @@ def test_billing_violations_are_business_errors_with_stable_codes():
     err = ALL_VIOLATIONS[0]("boom", ref="X-1")
     assert isinstance(err, BusinessError) and err.lot == "business"
     assert err.to_dict()["code"] == ALL_VIOLATIONS[0].code and err.ref == "X-1"
+
+
+def _recurring(frequency="quarterly", end=None):
+    from q2c_harness.canonical import RecurringFeePlan
+
+    return RecurringFeePlan(correlation_id="c", billing_plan_id="BP-MS", amount_per_period=D("2500.00"),
+                            frequency=frequency, start_date=date(2026, 1, 15), end_date=end)
+
+
+def test_recurring_fee_bills_each_period_once_within_the_plan():
+    from q2c_harness.billing import bill_recurring_fee
+    from q2c_harness.billing.errors import IneligibleEntry
+
+    line = bill_recurring_fee(_recurring(), period_start=date(2026, 4, 15), invoice_id="INV-3", contract_version=1,
+                              currency="USD")
+    assert (line.kind, line.amount, line.source_ids) == ("recurring_fee", D("2500.00"), ["BP-MS:2026-04-15"])
+    with pytest.raises(AlreadyBilled, match="BP-MS:2026-04-15 is already billed"):
+        bill_recurring_fee(_recurring(), period_start=date(2026, 4, 15), invoice_id="INV-4", contract_version=1,
+                           currency="USD", billed_source_ids=line.source_ids)
+    with pytest.raises(IneligibleEntry, match="2026-03-15 is not a quarterly period start"):
+        bill_recurring_fee(_recurring(), period_start=date(2026, 3, 15), invoice_id="INV-4", contract_version=1,
+                           currency="USD")
+    with pytest.raises(IneligibleEntry, match="after billing plan BP-MS ends"):
+        bill_recurring_fee(_recurring("monthly", end=date(2026, 3, 31)), period_start=date(2026, 4, 15),
+                           invoice_id="INV-4", contract_version=1, currency="USD")

@@ -1,0 +1,59 @@
+"""Recurring fees for managed services: one flat line per period, each period billed once,
+only within the plan's dates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+
+from q2c_harness.canonical import InvoiceLine, RecurringFeePlan
+
+from .errors import AlreadyBilled, IneligibleEntry
+from .rounding import require_minor_units, require_non_negative
+
+_MONTHS = {"monthly": 1, "quarterly": 3, "annual": 12}
+
+
+def period_key(plan: RecurringFeePlan, period_start: date) -> str:
+    """Stable source id of one period, e.g. ``BP-9:2026-04-01``; periods start on the plan's
+    start day stepped by its frequency."""
+    step = _MONTHS[plan.frequency]
+    months = (period_start.year - plan.start_date.year) * 12 + period_start.month - plan.start_date.month
+    if period_start.day != plan.start_date.day or months % step or months < 0:
+        raise IneligibleEntry(
+            f"{period_start} is not a {plan.frequency} period start of billing plan {plan.billing_plan_id} "
+            f"(starting {plan.start_date})",
+            ref=plan.billing_plan_id,
+        )
+    if plan.end_date is not None and period_start > plan.end_date:
+        raise IneligibleEntry(f"{period_start} is after billing plan {plan.billing_plan_id} ends ({plan.end_date})",
+                              ref=plan.billing_plan_id)
+    return f"{plan.billing_plan_id}:{period_start.isoformat()}"
+
+
+def bill_recurring_fee(
+    plan: RecurringFeePlan,
+    *,
+    period_start: date,
+    invoice_id: str,
+    contract_version: int,
+    currency: str,
+    billed_source_ids: Iterable[str] = (),
+) -> InvoiceLine:
+    """Raises IneligibleEntry (not a period of the plan), AlreadyBilled, NegativeQuantity."""
+    key = period_key(plan, period_start)
+    if key in set(billed_source_ids):
+        raise AlreadyBilled(f"period {key} is already billed", ref=key)
+    require_non_negative(plan.amount_per_period, f"billing plan {plan.billing_plan_id} amount_per_period")
+    require_minor_units(plan.amount_per_period, currency, f"billing plan {plan.billing_plan_id} amount_per_period")
+    return InvoiceLine(
+        line_id=f"{invoice_id}-{key}",
+        kind="recurring_fee",
+        description=f"{plan.frequency} fee from {period_start.isoformat()}",
+        quantity=Decimal("1"),
+        unit_price=plan.amount_per_period,
+        amount=plan.amount_per_period,
+        source_ids=[key],
+        contract_version=contract_version,
+    )
