@@ -43,8 +43,8 @@ def _splits(*pcts):
 
 def test_split_residue_goes_to_designated_customer():
     shares = split_amount(D("100.00"), _splits("33.33", "33.33", "33.34"), residue_client_id="C0", currency="USD")
-    # 33.33 + 33.33 + 33.34 = 100.00 exactly, no residue; now a real residue:
     assert shares == {"C0": D("33.33"), "C1": D("33.33"), "C2": D("33.34")}
+    # 50 % of 0.05 rounds half up to 0.03 for both: the -0.01 residue lands on C1 only
     shares = split_amount(D("0.05"), _splits("50", "50"), residue_client_id="C1", currency="USD")
     assert shares == {"C0": D("0.03"), "C1": D("0.02")}
 
