@@ -318,6 +318,9 @@ class Authenticator:
 
     can_refresh: bool = False
 
+    async def ensure(self, client: VendorClient) -> None:
+        """Obtain credentials if there are none yet (called before the request URL is built)."""
+
     async def apply(self, request: httpx.Request, client: VendorClient) -> httpx.Request:
         return request
 
@@ -470,6 +473,9 @@ class VendorClient:
             except IntegrationError as gate:
                 await self._log(operation, method, url, None, attempt, 0.0, cid, idempotency_key, gate, None)
                 raise
+            if authenticate:
+                await self.auth.ensure(self)
+            url = self.url(path)  # after ensure: a token response may name the instance URL
             request = self.http.build_request(method, url, params=params, json=json, content=content, data=data,
                                               headers=headers)
             request.headers[CORRELATION_HEADER] = cid
