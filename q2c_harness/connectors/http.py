@@ -275,7 +275,7 @@ class VendorAccount:
 _ACCOUNTS: dict[tuple[str, str], VendorAccount] = {}
 
 
-def vendor_account(system: str, account_id: str, **options: Any) -> VendorAccount:
+def shared_vendor_account(system: str, account_id: str, **options: Any) -> VendorAccount:
     """The shared `VendorAccount` for (system, account id); options apply only when it is first created."""
     key = (system, account_id)
     acct = _ACCOUNTS.get(key)
@@ -376,7 +376,7 @@ class VendorClient:
         verify: str | bool = True,
         timeout: float | httpx.Timeout = 30.0,
         retry: RetryPolicy | None = None,
-        account: VendorAccount | None = None,
+        vendor_account: VendorAccount | None = None,
         account_id: str | None = None,
         concurrency: int | None = None,
         call_log: CallLog | None = None,
@@ -389,10 +389,10 @@ class VendorClient:
         self.auth = auth or NoAuth()
         self.retry = retry or RetryPolicy()
         self.backoff = Backoff(self.retry)
-        if account is None:
+        if vendor_account is None:
             options: dict[str, Any] = {"concurrency": concurrency or self.default_concurrency}
-            account = vendor_account(self.system, account_id or self.base_url, **options)
-        self.account = account
+            vendor_account = shared_vendor_account(self.system, account_id or self.base_url, **options)
+        self.account = vendor_account
         self.call_log = call_log
         self.sleep: Sleep = sleep or asyncio.sleep
         self._clock = clock

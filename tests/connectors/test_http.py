@@ -185,7 +185,7 @@ async def test_call_log_carries_idempotency_key_and_operation(mock, fake_sleep, 
 async def test_breaker_opens_after_threshold_and_half_opens_after_cooldown(mock, fake_sleep, fake_clock):
     acct = VendorAccount("test", "acct", breaker=BreakerPolicy(failure_threshold=3, cooldown=30), clock=fake_clock)
     route = mock.get("/b").mock(return_value=httpx.Response(503))
-    async with make(fake_sleep, account=acct, retry=RetryPolicy(max_attempts=1)) as c:
+    async with make(fake_sleep, vendor_account=acct, retry=RetryPolicy(max_attempts=1)) as c:
         for _ in range(3):
             with pytest.raises(TransientError):
                 await c.request("GET", "/b", operation="b")
@@ -207,7 +207,7 @@ async def test_breaker_opens_after_threshold_and_half_opens_after_cooldown(mock,
 async def test_half_open_probe_failure_reopens(mock, fake_sleep, fake_clock):
     acct = VendorAccount("test", "acct", breaker=BreakerPolicy(failure_threshold=1, cooldown=10), clock=fake_clock)
     mock.get("/b").mock(return_value=httpx.Response(503))
-    async with make(fake_sleep, account=acct, retry=RetryPolicy(max_attempts=1)) as c:
+    async with make(fake_sleep, vendor_account=acct, retry=RetryPolicy(max_attempts=1)) as c:
         with pytest.raises(TransientError):
             await c.request("GET", "/b", operation="b")
         fake_clock.advance(10)
@@ -220,7 +220,7 @@ async def test_half_open_probe_failure_reopens(mock, fake_sleep, fake_clock):
 async def test_business_errors_do_not_open_the_breaker(mock, fake_sleep, fake_clock):
     acct = VendorAccount("test", "acct", breaker=BreakerPolicy(failure_threshold=2), clock=fake_clock)
     mock.get("/v").mock(return_value=httpx.Response(400))
-    async with make(fake_sleep, account=acct) as c:
+    async with make(fake_sleep, vendor_account=acct) as c:
         for _ in range(5):
             with pytest.raises(BusinessError):
                 await c.request("GET", "/v", operation="v")
@@ -254,7 +254,7 @@ async def test_concurrency_budget_shared_by_clients_of_one_account(mock, fake_sl
 async def test_usage_guard_slows_then_stops(mock, fake_sleep):
     acct = VendorAccount("test", "acct", usage=UsagePolicy(slow_ratio=0.8, stop_ratio=0.9, slow_delay=2.0))
     route = mock.get("/u").mock(return_value=httpx.Response(200))
-    async with make(fake_sleep, account=acct) as c:
+    async with make(fake_sleep, vendor_account=acct) as c:
         acct.observe_usage(85, 100)
         await c.request("GET", "/u", operation="u")
         assert fake_sleep.calls == [pytest.approx(1.0)]

@@ -208,7 +208,7 @@ async def test_limit_info_header_feeds_usage_guard(mock, fake_sleep):
     acct = VendorAccount("salesforce", "org")
     route = mock.get(f"{INSTANCE}{V}/sobjects/Account/001A").mock(return_value=httpx.Response(
         200, json={"Id": "001A"}, headers={"Sforce-Limit-Info": "api-usage=99000/100000"}))
-    async with client(fake_sleep, account=acct) as sf:
+    async with client(fake_sleep, vendor_account=acct) as sf:
         await sf.get("Account", "001A")
         assert acct.api_usage == (99000, 100000)
         with pytest.raises(TransientError) as info:
