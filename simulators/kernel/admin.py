@@ -14,11 +14,12 @@ import yaml
 from fastapi import Body, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveInt, ValidationError
-from pydantic import model_validator
 
 from .faults import FaultProfile, FaultRule
+from .http import document_responses, install_method_not_allowed
 from .journal import JournalQuery
-from .quotas import QuotaSpec
+from .matching import Instant, StrictModel
+from .quotas import QuotaRule
 from .store import write_json
 
 if TYPE_CHECKING:
@@ -28,8 +29,7 @@ TENANT_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 TenantId = Annotated[str, Path(pattern=TENANT_PATTERN)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+_Strict = StrictModel
 
 
 class Problem(BaseModel):
@@ -56,24 +56,17 @@ class ClockView(BaseModel):
 
 
 class ClockChange(_Strict):
-    """Exactly one of: set (an instant, optionally frozen there), advance_seconds, freeze, real."""
+    """Applied in order: real (back to real time), set (an instant; frozen there with freeze=true), freeze or
+    unfreeze, advance_seconds. An empty body changes nothing and returns the clock."""
 
-    set: Annotated[datetime, Field(strict=False)] | None = None
+    set: Instant | None = None
     freeze: bool | None = None
     advance_seconds: NonNegativeFloat | None = Field(default=None, le=10 * 365 * 86400)
     real: bool | None = None
 
-    @model_validator(mode="after")
-    def _one_change(self) -> ClockChange:
-        if self.set is None and self.advance_seconds is None and self.freeze is None and self.real is None:
-            raise ValueError("name one of set, advance_seconds, freeze or real")
-        if self.set is not None and self.advance_seconds is not None:
-            raise ValueError("set and advance_seconds cannot be combined")
-        return self
-
 
 class SeedView(_Strict):
-    seed: int = Field(ge=0, le=2**63 - 1)
+    seed: int = Field(ge=0, le=2**31 - 1)
 
 
 class FaultList(BaseModel):
@@ -95,7 +88,7 @@ class Snapshot(BaseModel):
     simulator: str
     format: Literal[1] = 1
     taken_at: str | None = None
-    tenants: dict[Annotated[str, Field(pattern=TENANT_PATTERN)], StoreDump]
+    tenants: dict[str, StoreDump]
 
 
 class SnapshotFile(_Strict):
@@ -108,15 +101,16 @@ class SnapshotSaved(BaseModel):
     tenants: int
 
 
-class Restore(_Strict):
-    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,100}$")
-    snapshot: Snapshot | None = None
+class RestoreFromFile(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$", description="a file saved by POST /snapshot")
 
-    @model_validator(mode="after")
-    def _one_source(self) -> Restore:
-        if (self.name is None) == (self.snapshot is None):
-            raise ValueError("give exactly one of name or snapshot")
-        return self
+
+class RestoreInline(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    snapshot: Snapshot
+
+
+Restore = RestoreFromFile | RestoreInline
 
 
 class RequestList(BaseModel):
@@ -131,15 +125,11 @@ class Count(BaseModel):
 
 
 class Verification(JournalQuery):
+    """Expect exactly `count`, or between `at_least` and `at_most`; with none of them, at least once."""
+
     count: NonNegativeInt | None = None
     at_least: NonNegativeInt | None = None
     at_most: NonNegativeInt | None = None
-
-    @model_validator(mode="after")
-    def _expectation(self) -> Verification:
-        if self.count is None and self.at_least is None and self.at_most is None:
-            raise ValueError("name count, at_least or at_most")
-        return self
 
 
 class VerificationResult(BaseModel):
@@ -243,7 +233,7 @@ def build_admin_app(sim: Simulator) -> FastAPI:
 
     @admin.post("/restore", response_model=TenantList, responses=_ERRORS, tags=["state"])
     def restore(body: Restore) -> TenantList:
-        if body.name is not None:
+        if isinstance(body, RestoreFromFile):
             path = sim.snapshot_dir / body.name
             if not path.is_file():
                 raise HTTPException(404, f"no snapshot named {body.name!r} in {sim.snapshot_dir}")
@@ -307,7 +297,7 @@ def build_admin_app(sim: Simulator) -> FastAPI:
         "/faults/profile", response_model=FaultList, tags=["faults"],
         responses={400: {"model": Problem}},
         openapi_extra={"requestBody": {"required": True, "content": {
-            "application/yaml": {"schema": {"type": "string"}}, "text/plain": {"schema": {"type": "string"}}}}},
+            "application/yaml": {"schema": {"$ref": "#/components/schemas/FaultProfile"}}}}},
     )
     async def load_profile(request: Request) -> FaultList:
         """A fault profile file's text, YAML or JSON: `{seed: 7, faults: [{kind: latency, ms: 50}, ...]}`."""
@@ -336,10 +326,9 @@ def build_admin_app(sim: Simulator) -> FastAPI:
         """Every quota with its use for `tenant` (global quotas ignore it)."""
         return QuotaList(quotas=sim.quotas.report(tenant))
 
-    @admin.put("/quotas/{name}", status_code=200, responses={400: {"model": Problem}}, tags=["quotas"])
-    def put_quota(name: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")], spec: QuotaSpec) -> dict[str, Any]:
-        if spec.name != name:
-            raise HTTPException(400, f"name: body names quota {spec.name!r} but the path names {name!r}")
+    @admin.put("/quotas", status_code=200, tags=["quotas"])
+    def put_quota(spec: Annotated[QuotaRule, Body()]) -> dict[str, Any]:
+        """Create or replace the quota named in the body."""
         sim.quotas.set(spec)
         return spec.model_dump(mode="json", exclude_none=True)
 
@@ -385,6 +374,8 @@ def build_admin_app(sim: Simulator) -> FastAPI:
     def verify_requests(v: Verification) -> VerificationResult:
         """Did matching requests arrive exactly `count` (or at least / at most) times? Near misses explain a no."""
         q = JournalQuery(**v.model_dump(exclude={"count", "at_least", "at_most"}))
+        if v.count is None and v.at_least is None and v.at_most is None:
+            v = v.model_copy(update={"at_least": 1})
         n = sim.journal.count(q)
         ok = (v.count is None or n == v.count) and (v.at_least is None or n >= v.at_least) and (
             v.at_most is None or n <= v.at_most)
@@ -419,6 +410,8 @@ def build_admin_app(sim: Simulator) -> FastAPI:
         return PlainTextResponse(sim.metrics.render(), media_type="text/plain; version=0.0.4")
 
     sim.extend_admin(admin)
+    install_method_not_allowed(admin)
+    document_responses(admin, {400: "The request body is not valid JSON"}, with_body_only={400})
     return admin
 
 
@@ -428,8 +421,10 @@ class ProfileError(ValueError):
 
 def parse_profile(text: str) -> FaultProfile:
     """Parse a fault profile (YAML is a superset of JSON)."""
+    if not text.strip():
+        raise ProfileError("fault profile is empty; send `faults: []` to clear every rule")
     try:
-        data = yaml.safe_load(text) if text.strip() else {}
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -21,54 +21,47 @@ from statistics import NormalDist
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt, TypeAdapter
-from pydantic import model_validator
 
 from .clock import VirtualClock
-from .matching import RequestMatch
+from .matching import Instant, RequestMatch, StrictModel
 
+TEN_YEARS = 10 * 365 * 86400
 HTTP_KINDS = frozenset({"latency", "error", "reset", "dribble", "hang"})
 EVENT_KINDS = frozenset({"duplicate", "reorder"})
 
 
 class _Rule(RequestMatch):
-    model_config = ConfigDict(extra="forbid")
-
     id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
     description: str | None = Field(default=None, max_length=500)
     probability: float | None = Field(default=None, ge=0, le=1)
     first_n: PositiveInt | None = None
     max_hits: PositiveInt | None = None
-    ttl_seconds: PositiveFloat | None = None
-    window_start: datetime | None = None
-    window_end: datetime | None = None
+    ttl_seconds: PositiveFloat | None = Field(default=None, le=TEN_YEARS)
+    window_start: Instant | None = Field(default=None, description="virtual-clock instant the rule starts firing")
+    window_seconds: PositiveFloat | None = Field(default=None, le=TEN_YEARS, description="how long the window lasts (open-ended if unset)")
 
-    @model_validator(mode="after")
-    def _window_in_order(self) -> _Rule:
-        if self.window_start and self.window_end and self.window_end <= self.window_start:
-            raise ValueError("window_end must be after window_start")
-        return self
+    def in_window(self, now: datetime) -> bool:
+        if self.window_start is None:
+            return True
+        start = self.window_start if self.window_start.tzinfo else self.window_start.replace(tzinfo=now.tzinfo)
+        if now < start:
+            return False
+        return self.window_seconds is None or now < start + timedelta(seconds=self.window_seconds)
 
 
 class LatencyFault(_Rule):
     kind: Literal["latency"]
     distribution: Literal["fixed", "uniform", "lognormal"] = "fixed"
-    ms: NonNegativeFloat = 0
-    min_ms: NonNegativeFloat = 0
-    max_ms: NonNegativeFloat = 0
-    median_ms: NonNegativeFloat = 0
-    sigma: NonNegativeFloat = 0.5
-
-    @model_validator(mode="after")
-    def _bounds(self) -> LatencyFault:
-        if self.distribution == "uniform" and self.max_ms < self.min_ms:
-            raise ValueError("max_ms must not be below min_ms")
-        return self
+    ms: NonNegativeFloat = Field(default=0, le=600_000, description="fixed delay, or the lower bound when uniform")
+    spread_ms: NonNegativeFloat = Field(default=0, le=600_000, description="uniform: delay drawn in [ms, ms + spread_ms]")
+    median_ms: NonNegativeFloat = Field(default=0, le=600_000, description="lognormal: the median delay")
+    sigma: NonNegativeFloat = Field(default=0.5, le=5, description="lognormal: the shape")
 
     def delay_seconds(self, u: float) -> float:
         if self.distribution == "fixed":
             return self.ms / 1000
         if self.distribution == "uniform":
-            return (self.min_ms + (self.max_ms - self.min_ms) * u) / 1000
+            return (self.ms + self.spread_ms * u) / 1000
         z = NormalDist().inv_cdf(min(max(u, 1e-12), 1 - 1e-12))
         return self.median_ms * math.exp(self.sigma * z) / 1000
 
@@ -113,10 +106,9 @@ FaultRule = Annotated[
 fault_rule_adapter: TypeAdapter[Any] = TypeAdapter(FaultRule)
 
 
-class FaultProfile(BaseModel):
+class FaultProfile(StrictModel):
     """A fault profile file (YAML or JSON): an optional seed and a list of rules."""
 
-    model_config = ConfigDict(extra="forbid")
     seed: int | None = None
     faults: list[FaultRule] = Field(default_factory=list)
 
@@ -200,9 +192,7 @@ class FaultEngine:
         n = active.matched_by_tenant.get(tenant or "", 0)
         active.matched_by_tenant[tenant or ""] = n + 1
         active.matched += 1
-        if rule.window_start is not None and now < rule.window_start:
-            return False, 0.0
-        if rule.window_end is not None and now >= rule.window_end:
+        if not rule.in_window(now):
             return False, 0.0
         if rule.first_n is not None and active.matched > rule.first_n:
             return False, 0.0

@@ -39,8 +39,6 @@ class JournalEntry:
 
 
 class JournalQuery(RequestMatch):
-    model_config = ConfigDict(extra="forbid")
-
     status: int | None = Field(default=None, ge=100, le=599)
     body_contains: str | None = Field(default=None, max_length=2000)
     unmatched: bool | None = None
@@ -107,6 +105,19 @@ class Journal:
 
 
 def near_miss_routes(method: str, path: str, routes: list[tuple[str, str]], n: int = 3) -> list[str]:
-    """Route templates closest to an unmatched request ("GET /services/data/v59.0/sobject/X")."""
-    candidates = [f"{m} {p}" for m, p in routes]
-    return difflib.get_close_matches(f"{method} {path}", candidates, n=n, cutoff=0.3)
+    """Route templates closest to an unmatched request ("GET /services/data/v59.0/sobject/X").
+
+    A template's `{parameters}` take the request's own segments before comparing, so `/api/itemz/9` is nearest
+    to `/api/items/{rid}`, not to `/api/items`.
+    """
+    segments = path.split("/")
+
+    def score(route: tuple[str, str]) -> float:
+        m, template = route
+        filled = [segments[i] if part.startswith("{") and i < len(segments) else part
+                  for i, part in enumerate(template.split("/"))]
+        ratio = difflib.SequenceMatcher(None, "/".join(filled), path).ratio()
+        return ratio + (0.05 if m == method else 0)
+
+    ranked = sorted(routes, key=score, reverse=True)
+    return [f"{m} {p}" for m, p in ranked[:n] if score((m, p)) >= 0.5]

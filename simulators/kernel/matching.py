@@ -6,7 +6,53 @@ import re
 from fnmatch import fnmatchcase
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from datetime import datetime
+from typing import Annotated, Any, get_args
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
+
+
+def _instant(value: Any) -> Any:
+    """ISO 8601 text (or a datetime from YAML) only: a bare number is not an instant."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("expected an ISO 8601 date-time, e.g. 2026-11-30T23:55:00Z") from None
+    if not isinstance(value, datetime):
+        raise ValueError("expected an ISO 8601 date-time string")
+    if not 1970 <= value.year <= 2999:  # keeps every later clock and window arithmetic in range
+        raise ValueError("the year must be between 1970 and 2999")
+    return value
+
+
+Instant = Annotated[datetime, BeforeValidator(_instant), WithJsonSchema(
+    {"type": "string", "format": "date-time", "pattern": "^(19[7-9][0-9]|2[0-9]{3})-"})]
+
+
+def _wants_int(annotation: Any) -> bool:
+    if annotation is int:
+        return True
+    return any(_wants_int(arg) for arg in get_args(annotation) if arg is not float)
+
+
+class StrictModel(BaseModel):
+    """Admin input: unknown fields and lax coercions ("5" for 5, 1 for true) are errors, not guesses.
+
+    JSON has one number type, so an integral float (5.0) is taken where an integer is wanted.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _integral_floats(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, info in cls.model_fields.items():
+                value = data.get(name)
+                if isinstance(value, float) and value.is_integer() and _wants_int(info.annotation):
+                    data = {**data, name: int(value)}
+        return data
 
 
 @lru_cache(maxsize=512)
@@ -14,20 +60,18 @@ def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-class RequestMatch(BaseModel):
+class RequestMatch(StrictModel):
     """Which requests a rule applies to. Every field left out matches anything.
 
     `path` is a glob (`*` crosses `/`), `path_regex` a regular expression searched in the path, `operation` the
     simulator's route name (see a journal entry's `operation`).
     """
 
-    model_config = ConfigDict(extra="forbid")
-
     simulator: str | None = Field(default=None, max_length=64)
     tenant: str | None = Field(default=None, max_length=128)
     method: str | None = Field(default=None, pattern=r"^[A-Za-z]{1,10}$")
     path: str | None = Field(default=None, max_length=1024)
-    path_regex: str | None = Field(default=None, max_length=1024)
+    path_regex: str | None = Field(default=None, max_length=1024, json_schema_extra={"format": "regex"})
     operation: str | None = Field(default=None, max_length=128)
 
     @field_validator("path_regex")

@@ -16,7 +16,7 @@ import math
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal, Union
 
 from pydantic import ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
@@ -25,13 +25,13 @@ from .matching import RequestMatch
 
 
 class QuotaSpec(RequestMatch):
-    model_config = ConfigDict(extra="forbid")
+    """One quota. Build it in code as `QuotaSpec(name=..., kind=..., ...)`; the admin API takes `QuotaRule`."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
     kind: Literal["fixed_window", "rolling_window", "concurrency", "token_bucket"]
-    limit: PositiveInt
-    window_seconds: PositiveFloat | None = None
-    rate_per_second: PositiveFloat | None = None
+    limit: PositiveInt = Field(le=10**12)
+    window_seconds: PositiveFloat | None = Field(default=None, le=366 * 86400)
+    rate_per_second: PositiveFloat | None = Field(default=None, le=1e9)
     scope: Literal["tenant", "global"] = "tenant"
     enabled: bool = True
     description: str | None = Field(default=None, max_length=500)
@@ -43,6 +43,31 @@ class QuotaSpec(RequestMatch):
         if self.kind == "token_bucket" and self.rate_per_second is None:
             raise ValueError("rate_per_second is required for a token_bucket quota")
         return self
+
+
+# The same quota per kind, so the admin API's schema says exactly which fields each kind needs.
+class FixedWindowQuota(QuotaSpec):
+    kind: Literal["fixed_window"]
+    window_seconds: PositiveFloat = Field(le=366 * 86400)
+
+
+class RollingWindowQuota(QuotaSpec):
+    kind: Literal["rolling_window"]
+    window_seconds: PositiveFloat = Field(le=366 * 86400)
+
+
+class ConcurrencyQuota(QuotaSpec):
+    kind: Literal["concurrency"]
+
+
+class TokenBucketQuota(QuotaSpec):
+    kind: Literal["token_bucket"]
+    rate_per_second: PositiveFloat = Field(le=1e9)
+
+
+QuotaRule = Annotated[
+    Union[FixedWindowQuota, RollingWindowQuota, ConcurrencyQuota, TokenBucketQuota], Field(discriminator="kind")
+]
 
 
 _BUCKETS = 1000

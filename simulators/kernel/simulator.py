@@ -25,6 +25,7 @@ from starlette.routing import Match, Mount, Route, Router, get_route_path
 
 from .clock import VirtualClock
 from .faults import FaultEngine
+from .http import document_responses, install_method_not_allowed
 from .journal import Journal, JournalEntry, near_miss_routes
 from .metrics import SimulatorMetrics
 from .quotas import QuotaEngine, QuotaSpec
@@ -63,6 +64,9 @@ class Simulator:
         self.snapshot_dir = Path(snapshot_dir)
         self.routes_app: FastAPI = self.build_routes()
         self.routes_app.state.simulator = self
+        install_method_not_allowed(
+            self.routes_app, lambda message: self.error_response(405, "METHOD_NOT_ALLOWED", message))
+        document_responses(self.routes_app, {429: "A vendor limit (kernel quota) refused the request"})
         self._route_cache: OrderedDict[tuple[str, str], tuple[str, str] | None] = OrderedDict()
         from .admin import build_admin_app  # the admin app reads this simulator's parts
 
