@@ -38,6 +38,7 @@ inbox = sa.Table(
     sa.Column("payload", sa.JSON, nullable=False),
     sa.Column("correlation_id", sa.String(100), nullable=False),
     sa.Column("workflow_id", sa.String(500), nullable=False),
+    sa.Column("workflow_name", sa.String(200), nullable=True),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("error", sa.JSON, nullable=True),

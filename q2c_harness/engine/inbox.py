@@ -35,6 +35,7 @@ class InboxEvent:
     payload: Any
     correlation_id: str
     workflow_id: str
+    workflow_name: str | None
     status: str
     attempts: int
     error: Any
@@ -51,8 +52,9 @@ class InboxEvent:
                 "payload": self.payload, "correlation_id": self.correlation_id, "workflow_id": self.workflow_id}
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.as_message(), "inbox_key": self.key, "status": self.status, "attempts": self.attempts,
-                "error": self.error, "received_at": self.received_at, "updated_at": self.updated_at}
+        return {**self.as_message(), "inbox_key": self.key, "workflow_name": self.workflow_name,
+                "status": self.status, "attempts": self.attempts, "error": self.error,
+                "received_at": self.received_at, "updated_at": self.updated_at}
 
 
 class Inbox:
@@ -60,7 +62,7 @@ class Inbox:
         self.db = db
 
     def accept(self, source: str, event_id: str, event_type: str, payload: Any,
-               correlation_id: str | None = None) -> bool:
+               correlation_id: str | None = None, *, workflow_name: str | None = None) -> bool:
         """Record an inbound event; False when (source, event_id) was already accepted (a duplicate)."""
         now = self.db.now()
         cid = correlation_id or correlation.current() or correlation.new_correlation_id()
@@ -68,7 +70,8 @@ class Inbox:
             with self.db.tx() as conn:
                 conn.execute(sa.insert(inbox).values(
                     source=source, event_id=event_id, event_type=event_type, payload=jsonable(payload),
-                    correlation_id=cid, workflow_id=workflow_id_for(source, event_id), status=RECEIVED,
+                    correlation_id=cid, workflow_id=workflow_id_for(source, event_id), workflow_name=workflow_name,
+                    status=RECEIVED,
                     attempts=0, error=None, received_at=now, updated_at=now))
             return True
         except sa.exc.IntegrityError:
@@ -129,6 +132,7 @@ class Inbox:
 
 def _event(row: Any) -> InboxEvent:
     return InboxEvent(source=row.source, event_id=row.event_id, event_type=row.event_type, payload=row.payload,
-                      correlation_id=row.correlation_id, workflow_id=row.workflow_id, status=row.status,
+                      correlation_id=row.correlation_id, workflow_id=row.workflow_id,
+                      workflow_name=row.workflow_name, status=row.status,
                       attempts=row.attempts, error=row.error, received_at=row.received_at,
                       updated_at=row.updated_at)
