@@ -8,6 +8,7 @@ their parent.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -92,7 +93,7 @@ def error_for_status(
 def json_or_contract_error(system: str, response: httpx.Response) -> Any:
     """Parse a success response's JSON; an unparsable body is a ContractError (the vendor changed under us)."""
     try:
-        return response.json()
+        return json.loads(response.content, parse_float=Decimal)
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
         raise ContractError(
             f"{system}: {response.request.method} {response.request.url.path} answered {response.status_code} "

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import email.utils
+import json as json_lib
 import inspect
 import random
 import time
@@ -34,6 +36,7 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
 import httpx
@@ -72,6 +75,34 @@ def correlation_scope(correlation_id: str) -> Iterator[str]:
 
 def current_correlation_id() -> str | None:
     return correlation_id_var.get()
+
+
+# ---- JSON with exact decimals ----------------------------------------------------------------------------------------
+def dumps_json(obj: Any) -> bytes:
+    """JSON where a `Decimal` is written as the exact number it holds (``Decimal("1250.10")`` -> ``1250.10``),
+    never through float; dates as ISO strings."""
+    marks: dict[str, str] = {}
+
+    def default(o: Any) -> Any:
+        if isinstance(o, Decimal):
+            if not o.is_finite():
+                raise ValueError(f"cannot send a non-finite Decimal {o}")
+            token = f"\x00dec{len(marks)}\x00"
+            marks[json_lib.dumps(token)] = format(o, "f")
+            return token
+        if isinstance(o, (datetime.date, datetime.datetime)):
+            return o.isoformat()
+        raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+
+    text = json_lib.dumps(obj, default=default, separators=(",", ":"), ensure_ascii=False)
+    for quoted, number in marks.items():
+        text = text.replace(quoted, number, 1)
+    return text.encode()
+
+
+def loads_json(content: bytes) -> Any:
+    """Vendor JSON with every non-integer number as a `Decimal` (money never passes through float)."""
+    return json_lib.loads(content, parse_float=Decimal)
 
 
 # ---- Retry-After -----------------------------------------------------------------------------------------------------
@@ -476,8 +507,13 @@ class VendorClient:
             if authenticate:
                 await self.auth.ensure(self)
             url = self.url(path)  # after ensure: a token response may name the instance URL
-            request = self.http.build_request(method, url, params=params, json=json, content=content, data=data,
-                                              headers=headers)
+            body = content
+            send_headers = dict(headers or {})
+            if json is not None:
+                body = dumps_json(json)
+                send_headers.setdefault("Content-Type", "application/json")
+            request = self.http.build_request(method, url, params=params, content=body, data=data,
+                                              headers=send_headers)
             request.headers[CORRELATION_HEADER] = cid
             if authenticate:
                 request = await self.auth.apply(request, self)
