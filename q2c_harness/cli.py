@@ -1,0 +1,76 @@
+"""`q2c`: the command line of q2c-harness.
+
+    q2c sim serve [--seed N] [--faults FILE] [--http] [--host H] [--port-base P] [--endpoints-file PATH] [--only NAME]
+    q2c sim tour  [--seed N] [--http]      start every simulator, exercise it through its public and admin API
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+
+def _sim_serve(args: argparse.Namespace) -> int:
+    from simulators.kernel.serving import SimServers, build_simulators
+
+    sims = build_simulators(args.only or None, seed=args.seed, faults_file=args.faults)
+    servers = SimServers(sims, host=args.host, port_base=args.port_base, http=args.http, tls_dir=args.tls_dir,
+                         log_level=args.log_level)
+    endpoints = servers.endpoints()
+    if args.endpoints_file:
+        endpoints.write(args.endpoints_file)
+    print(f"q2c simulators (seed {args.seed}{', faults from ' + args.faults if args.faults else ''})")
+    for name, url in endpoints.base_urls.items():
+        print(f"  {name:<11} {url}    admin: {url}/__admin/docs    openapi: {url}/openapi.json")
+    if endpoints.ca_bundle:
+        print(f"  CA bundle   {endpoints.ca_bundle}  (REQUESTS_CA_BUNDLE / SSL_CERT_FILE for clients)")
+    if args.endpoints_file:
+        print(f"  endpoints   {args.endpoints_file}")
+    print("Ctrl-C stops them.", flush=True)
+    try:
+        asyncio.run(servers.serve())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _sim_tour(args: argparse.Namespace) -> int:
+    from q2c_harness.harness.tour import run_tour
+
+    return run_tour(seed=args.seed, http=args.http, report=Path(args.report))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="q2c", description="Quote-to-cash integration core and its harness")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    sim = commands.add_parser("sim", help="the vendor simulators").add_subparsers(dest="sim_command", required=True)
+    serve = sim.add_parser("serve", help="serve every simulator on its own port (HTTPS with a local CA by default)")
+    serve.add_argument("--seed", type=int, default=0, help="seed for every random fault (default 0)")
+    serve.add_argument("--faults", metavar="FILE", help="a fault profile (YAML or JSON) applied at start")
+    serve.add_argument("--http", action="store_true", help="plain HTTP instead of HTTPS")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port-base", type=int, default=8440, help="first port; one port per simulator (0: any free)")
+    serve.add_argument("--endpoints-file", metavar="PATH", help="write base URLs and the CA bundle path as JSON")
+    serve.add_argument("--tls-dir", default=".q2c/tls", help="where the local CA and certificate are written")
+    serve.add_argument("--only", action="append", metavar="NAME", help="serve only this simulator (repeatable)")
+    serve.add_argument("--log-level", default="warning")
+    serve.set_defaults(func=_sim_serve)
+
+    tour = sim.add_parser("tour", help="start every simulator, exercise it through its public and admin API")
+    tour.add_argument("--seed", type=int, default=0)
+    tour.add_argument("--http", action="store_true", help="plain HTTP instead of HTTPS")
+    tour.add_argument("--report", default="reports/sim-tour.json", help="where the JSON summary is written")
+    tour.set_defaults(func=_sim_tour)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
