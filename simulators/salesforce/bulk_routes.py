@@ -1,0 +1,127 @@
+"""Bulk API 2.0 routes: /jobs/ingest and /jobs/query, as simple-salesforce's bulk2 drives them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from . import bulk
+from .exceptions import NotFound
+from .responses import Json
+
+if TYPE_CHECKING:
+    from .simulator import SalesforceSimulator
+
+JOB_BODY = {"type": "object", "properties": {
+    "operation": {"type": "string"}, "object": {"type": "string"}, "externalIdFieldName": {"type": "string"},
+    "contentType": {"type": "string"}, "columnDelimiter": {"type": "string"}, "lineEnding": {"type": "string"},
+    "query": {"type": "string"}}}
+STATE_BODY = {"type": "object", "required": ["state"], "properties": {"state": {"type": "string"}}}
+
+
+def _csv(text: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(text.encode("utf-8"), status, headers=headers, media_type="text/csv")
+
+
+def add_bulk_routes(sim: SalesforceSimulator, app: FastAPI, add: Any, auth: Any, read_json: Any) -> None:
+    P = "/services/data/{version}/jobs"
+    job_docs = {200: {"description": "Job info", "content": {"application/json": {"schema": {"type": "object"}}}}}
+    csv_docs = {200: {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}}
+
+    def body(schema: dict, media: str = "application/json") -> dict:
+        return {"requestBody": {"required": True, "content": {media: {"schema": schema}}}}
+
+    async def ingest_create(request: Request, version: str) -> Response:
+        b, session, ver = auth(request, version)
+        return Json(bulk.create_ingest_job(b, await read_json(request), session["user_id"], ver))
+
+    async def ingest_list(request: Request, version: str) -> Response:
+        b, _, _ = auth(request, version)
+        return Json(bulk.list_jobs(b, "ingest"))
+
+    async def ingest_get(request: Request, version: str, job_id: str) -> Response:
+        b, _, _ = auth(request, version)
+        return Json(bulk.get_job(b, job_id, "ingest"))
+
+    async def ingest_state(request: Request, version: str, job_id: str) -> Response:
+        b, _, _ = auth(request, version)
+        return Json(bulk.set_state(b, job_id, "ingest", await read_json(request)))
+
+    async def ingest_delete(request: Request, version: str, job_id: str) -> Response:
+        b, _, _ = auth(request, version)
+        bulk.delete_job(b, job_id, "ingest")
+        return Response(status_code=204)
+
+    async def ingest_upload(request: Request, version: str, job_id: str) -> Response:
+        b, _, _ = auth(request, version)
+        bulk.upload(b, job_id, await request.body())
+        return Response(status_code=201)
+
+    async def ingest_results(request: Request, version: str, job_id: str, result: str) -> Response:
+        b, _, _ = auth(request, version)
+        kind = bulk.RESULT_KINDS.get(result.rstrip("/"))
+        if kind is None:
+            raise NotFound()
+        return _csv(bulk.ingest_results(b, job_id, kind))
+
+    add("POST", P + "/ingest", "bulk_ingest_create", ingest_create, slash=True, tags=["bulk"], body=body(JOB_BODY),
+        responses=job_docs, summary="Create an ingest job (state Open)")
+    add("GET", P + "/ingest", "bulk_ingest_list", ingest_list, slash=True, tags=["bulk"], responses=job_docs)
+    add("GET", P + "/ingest/{job_id}", "bulk_ingest_get", ingest_get, slash=True, tags=["bulk"], responses=job_docs)
+    add("PATCH", P + "/ingest/{job_id}", "bulk_ingest_state", ingest_state, slash=True, tags=["bulk"],
+        body=body(STATE_BODY), responses={**job_docs, 409: {"description": "Invalid job state", "content": {
+            "application/json": {"schema": {"type": "array"}}}}}, summary="UploadComplete or Aborted")
+    add("DELETE", P + "/ingest/{job_id}", "bulk_ingest_delete", ingest_delete, slash=True, tags=["bulk"],
+        status=204, responses={204: {"description": "Deleted"}, 409: {"description": "Invalid job state", "content": {
+            "application/json": {"schema": {"type": "array"}}}}})
+    add("PUT", P + "/ingest/{job_id}/batches", "bulk_ingest_upload", ingest_upload, slash=True, tags=["bulk"],
+        status=201, body=body({"type": "string"}, "text/csv"),
+        responses={201: {"description": "Data accepted"}, 409: {"description": "Invalid job state", "content": {
+            "application/json": {"schema": {"type": "array"}}}}}, summary="Upload the job's CSV (answers 201)")
+    add("GET", P + "/ingest/{job_id}/{result}", "bulk_ingest_results", ingest_results, tags=["bulk"],
+        responses=csv_docs, summary="successfulResults, failedResults or unprocessedrecords (CSV)")
+
+    async def query_create(request: Request, version: str) -> Response:
+        b, session, ver = auth(request, version)
+        return Json(bulk.create_query_job(b, await read_json(request), session["user_id"], ver))
+
+    async def query_list(request: Request, version: str) -> Response:
+        b, _, _ = auth(request, version)
+        return Json(bulk.list_jobs(b, "query"))
+
+    async def query_get(request: Request, version: str, job_id: str) -> Response:
+        b, _, _ = auth(request, version)
+        return Json(bulk.get_job(b, job_id, "query"))
+
+    async def query_state(request: Request, version: str, job_id: str) -> Response:
+        b, _, _ = auth(request, version)
+        return Json(bulk.set_state(b, job_id, "query", await read_json(request)))
+
+    async def query_delete(request: Request, version: str, job_id: str) -> Response:
+        b, _, _ = auth(request, version)
+        bulk.delete_job(b, job_id, "query")
+        return Response(status_code=204)
+
+    async def query_results(request: Request, version: str, job_id: str, locator: str | None = None,
+                            maxRecords: int | None = None) -> Response:  # noqa: N803
+        b, _, _ = auth(request, version)
+        text, n, next_locator = bulk.query_results(b, job_id, locator, maxRecords)
+        return _csv(text, headers={"Sforce-NumberOfRecords": str(n), "Sforce-Locator": next_locator})
+
+    add("POST", P + "/query", "bulk_query_create", query_create, slash=True, tags=["bulk"], body=body(JOB_BODY),
+        responses=job_docs, summary="Create a query job")
+    add("GET", P + "/query", "bulk_query_list", query_list, slash=True, tags=["bulk"], responses=job_docs)
+    add("GET", P + "/query/{job_id}", "bulk_query_get", query_get, slash=True, tags=["bulk"], responses=job_docs)
+    add("PATCH", P + "/query/{job_id}", "bulk_query_state", query_state, slash=True, tags=["bulk"],
+        body=body(STATE_BODY), responses={**job_docs, 409: {"description": "Invalid job state", "content": {
+            "application/json": {"schema": {"type": "array"}}}}}, summary="Abort a query job")
+    add("DELETE", P + "/query/{job_id}", "bulk_query_delete", query_delete, slash=True, tags=["bulk"], status=204,
+        responses={204: {"description": "Deleted"}, 409: {"description": "Invalid job state", "content": {
+            "application/json": {"schema": {"type": "array"}}}}})
+    add("GET", P + "/query/{job_id}/results", "bulk_query_results", query_results, slash=True, tags=["bulk"],
+        responses={200: {"description": "CSV page; Sforce-NumberOfRecords and Sforce-Locator ('null' on the last page)",
+                         "headers": {"Sforce-NumberOfRecords": {"schema": {"type": "string"}},
+                                     "Sforce-Locator": {"schema": {"type": "string"}}},
+                         "content": {"text/csv": {"schema": {"type": "string"}}}}})
