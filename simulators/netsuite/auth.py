@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import time
 from typing import Any
+from urllib.parse import unquote
 
 import jwt
 from oauthlib.oauth1 import RequestValidator, SignatureOnlyEndpoint
@@ -132,6 +133,7 @@ def verify_tba(backend: NetSuiteBackend, method: str, uri: str, authorization: s
         raise invalid_login(realm, "token_rejected")
     params = dict(parse_authorization_header(authorization))
     sent = params.get("oauth_body_hash")
+    sent = unquote(sent) if sent is not None else None
     if sent is not None:
         expected = {base64.b64encode(hashlib.sha1(body).digest()).decode(),  # noqa: S324 - what Authlib sends
                     base64.b64encode(hashlib.sha256(body).digest()).decode()}
