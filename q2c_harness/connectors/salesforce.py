@@ -37,7 +37,7 @@ from .http import Authenticator, VendorClient, parse_retry_after
 SYSTEM = "salesforce"
 DEFAULT_API_VERSION = "59.0"
 DEFAULT_LOGIN_URL = "https://login.salesforce.com"
-CDC_EVENTS_PATH = "/services/data/v{version}/q2c/cdc/events"  # see `SalesforceClient.change_events`
+CDC_EVENTS_PATH = "/services/data/v{version}/sim/events/{channel}"  # see `SalesforceClient.change_events`
 
 _LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
 
@@ -363,26 +363,37 @@ class SalesforceClient(VendorClient):
         body = await self.request_json("GET", f"{self.data_path}/limits/", operation="limits", **kw)
         return require_keys(SYSTEM, body, what="limits")
 
-    async def change_events(self, channel: str = "/data/ChangeEvents", *, replay_id: int | None = None,
-                            batch_size: int = 200, **kw: Any) -> AsyncIterator[dict[str, Any]]:
+    async def change_events(self, channel: str = "/data/ChangeEvents", *, replay_id: int = -2,
+                            batch_size: int = 100, wait: float = 0.0, **kw: Any) -> AsyncIterator[dict[str, Any]]:
         """Change Data Capture events on ``channel`` after ``replay_id``, oldest first, until caught up.
 
-        Each item is ``{"replayId": n, "channel": ..., "payload": {..., "ChangeEventHeader": {...}}}``; keep the
-        last ``replayId`` to resume. Real Salesforce delivers CDC over CometD / Pub/Sub API; the simulator serves
-        the same events on a pull endpoint (`CDC_EVENTS_PATH`), which is what this reads.
+        ``replay_id``: -2 = every retained event, -1 = only new ones, N = after replay id N. Each item is
+        ``{"replayId": n, "channel": "/data/XChangeEvent", "payload": {..., "ChangeEventHeader": {...}}}``; keep the
+        largest ``replayId`` to resume. Delivery is at least once: duplicates inside a call are dropped here, the
+        consumer's inbox drops those across calls. Real Salesforce streams CDC over CometD / the Pub/Sub API; the
+        simulator serves the same events on a long-poll pull endpoint (`CDC_EVENTS_PATH`), which is what this reads.
         """
+        name = channel.removeprefix("/data/")
+        path = CDC_EVENTS_PATH.format(version=self.api_version, channel=quote(name, safe=""))
         after = replay_id
-        path = CDC_EVENTS_PATH.format(version=self.api_version)
+        seen: set[int] = set()
         while True:
-            params: dict[str, Any] = {"channel": channel, "limit": batch_size}
-            if after is not None:
-                params["replayId"] = after
+            params: dict[str, Any] = {"replayId": after, "limit": batch_size}
+            if wait:
+                params["wait"] = wait
             body = await self.request_json("GET", path, params=params, operation="cdc.events", **kw)
-            require_keys(SYSTEM, body, "events", what="change events response")
-            events = body["events"]
-            for event in events:
+            require_keys(SYSTEM, body, "events", "latestReplayId", what="change events response")
+            batch = []
+            for event in body["events"]:
                 require_keys(SYSTEM, event, "replayId", "payload", what="change event")
-                after = int(event["replayId"])
+                rid = int(event["replayId"])
+                if rid not in seen and (after < 0 or rid > after):
+                    seen.add(rid)
+                    batch.append(event)
+            batch.sort(key=lambda e: int(e["replayId"]))
+            for event in batch:
                 yield event
-            if not events or not body.get("hasMore", False):
+            latest = int(body["latestReplayId"])
+            if not body["events"] or latest <= after or len({int(e["replayId"]) for e in body["events"]}) < batch_size:
                 return
+            after = latest

@@ -86,3 +86,68 @@ def test_psa_webhook_helper_matches_simulator():
     assert sign_webhook("secret-123", "1700000000", body) == events.sign("secret-123", "1700000000", body)
     headers = {"X-PSA-Timestamp": "1700000000", "X-PSA-Signature": events.sign("secret-123", "1700000000", body)}
     assert verify_webhook_signature("secret-123", body, headers, tolerance_seconds=None)
+
+
+# ---- Salesforce ---------------------------------------------------------------------------------------------------
+SF = "https://acme.sf.sim"
+
+
+@pytest.fixture
+async def sf_sim():
+    mod = _load("simulators.salesforce.simulator", "SalesforceSimulator")
+    sim = mod.SalesforceSimulator(seed=3)
+    transport = httpx.ASGITransport(sim.asgi)
+    async with httpx.AsyncClient(transport=transport, base_url=SF) as admin:
+        r = await admin.post("/__admin/salesforce/tokens", json={"tenant": "acme", "refresh_token": True})
+        if r.status_code == 404:  # pragma: no cover
+            pytest.skip("the Salesforce simulator has no token admin endpoint yet")
+        assert r.status_code == 201, r.text
+        token = r.json()
+        r = await admin.post("/__admin/salesforce/orgs/acme/fields", json={
+            "object": "Account", "name": "Q2C_Client_Id__c", "type": "string", "length": 80, "external_id": True,
+            "unique": True})
+        assert r.status_code == 201, r.text
+        yield sim, transport, admin, token
+
+
+async def test_salesforce_upsert_query_errors_and_cdc(sf_sim):
+    from q2c_harness.connectors.salesforce import SalesforceClient
+
+    sim, transport, admin, token = sf_sim
+    calls = CallRecorder()
+    async with SalesforceClient(SF, auth=token["access_token"], transport=transport, call_log=calls) as sf:
+        first = await sf.upsert("Account", "Q2C_Client_Id__c", "CL-1001 A", {"Name": "Acme GmbH"})
+        again = await sf.upsert("Account", "Q2C_Client_Id__c", "CL-1001 A", {"Name": "Acme GmbH & Co"})
+        assert first.created and not again.created and first.id == again.id
+        got = await sf.get_by_external_id("Account", "Q2C_Client_Id__c", "CL-1001 A")
+        assert got["Name"] == "Acme GmbH & Co"
+        rows = await sf.query_all("SELECT Id, Name FROM Account WHERE Q2C_Client_Id__c = 'CL-1001 A'")
+        assert [r["Id"] for r in rows] == [first.id]
+        with pytest.raises(BusinessError) as info:
+            await sf.create("Account", {"Website": "https://acme.example"})
+        assert info.value.code == "REQUIRED_FIELD_MISSING"
+        with pytest.raises(RecordNotFoundError):
+            await sf.get("Account", "001000000000000AAA")
+        opp = await sf.create("Opportunity", {"Name": "Rollout", "StageName": "Prospecting",
+                                              "CloseDate": "2026-03-31", "AccountId": first.id})
+        await sf.update("Opportunity", opp, {"StageName": "Closed Won"})
+        events = [e async for e in sf.change_events("/data/OpportunityChangeEvent")]
+        assert [e["payload"]["ChangeEventHeader"]["changeType"] for e in events] == ["CREATE", "UPDATE"]
+        assert sf.account.api_usage is not None  # Sforce-Limit-Info seen
+    assert all(c.correlation_id for c in calls.records)
+
+
+async def test_salesforce_expired_session_refreshes_once(sf_sim):
+    from q2c_harness.connectors.salesforce import SalesforceAuth, SalesforceClient
+
+    sim, transport, admin, token = sf_sim
+    if "refresh_token" not in token:  # pragma: no cover
+        pytest.skip("the Salesforce simulator did not issue a refresh token")
+    auth = SalesforceAuth(session_token=token["access_token"], grant="refresh_token", client_id="q2c",
+                          refresh_token=token["refresh_token"], login_url=SF)
+    async with SalesforceClient(SF, auth=auth, transport=transport) as sf:
+        await sf.limits()
+        r = await admin.post("/__admin/salesforce/orgs/acme/sessions/expire")
+        assert r.status_code == 204
+        await sf.limits()  # 401 INVALID_SESSION_ID -> refresh grant -> retried
+    assert auth.access_token != token["access_token"]

@@ -219,13 +219,18 @@ async def test_limit_info_header_feeds_usage_guard(mock, fake_sleep):
 async def test_change_events_pull_until_caught_up(mock, fake_sleep):
     header = {"entityName": "Opportunity", "recordIds": ["006A"], "changeType": "UPDATE",
               "changedFields": ["StageName"], "commitTimestamp": 1}
-    route = mock.get(f"{INSTANCE}{V}/q2c/cdc/events").mock(side_effect=[
-        httpx.Response(200, json={"events": [{"replayId": 5, "channel": "/data/ChangeEvents",
-                                              "payload": {"ChangeEventHeader": header, "StageName": "Closed Won"}}],
-                                  "hasMore": True}),
-        httpx.Response(200, json={"events": [], "hasMore": False}),
+
+    def ev(rid: int) -> dict:
+        return {"replayId": rid, "channel": "/data/OpportunityChangeEvent",
+                "payload": {"ChangeEventHeader": header, "StageName": "Closed Won"}}
+
+    route = mock.get(f"{INSTANCE}{V}/sim/events/OpportunityChangeEvent").mock(side_effect=[
+        httpx.Response(200, json={"channel": "/data/OpportunityChangeEvent", "events": [ev(6), ev(5), ev(6)],
+                                  "latestReplayId": 6}),
+        httpx.Response(200, json={"channel": "/data/OpportunityChangeEvent", "events": [ev(7)],
+                                  "latestReplayId": 7}),
     ])
     async with client(fake_sleep) as sf:
-        events = [e async for e in sf.change_events(replay_id=4)]
-    assert [e["replayId"] for e in events] == [5]
-    assert route.calls[1].request.url.params["replayId"] == "5"
+        events = [e async for e in sf.change_events("/data/OpportunityChangeEvent", replay_id=4, batch_size=2)]
+    assert [e["replayId"] for e in events] == [5, 6, 7]
+    assert [c.request.url.params["replayId"] for c in route.calls] == ["4", "6"]
