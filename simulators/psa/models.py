@@ -459,8 +459,28 @@ class PsaBackend:
             hook = getattr(self, f"_delete_{rt.singular}", None)
             if hook is not None:
                 hook(rec)
+            self._check_unreferenced(rt, rid)
             self.store.delete(key, rid)
             self._emit(rt, "deleted", rec, None)
+
+    def _check_unreferenced(self, rt: ResourceType, rid: str) -> None:
+        """Referential integrity: a record other records point at cannot be deleted (409)."""
+        for other in RESOURCES.values():
+            for name, f in other.fields.items():
+                if f.ref != rt.key or not self.store.count(other.key):
+                    continue
+                if f.kind == "ref" and self.store.find(other.key, name, rid):
+                    raise Conflict(f"{rt.singular} {rid} is used by {other.key}.{name}")
+                if f.kind == "ids" and any(rid in (r.get(name) or ()) for r in self.store.records(other.key)):
+                    raise Conflict(f"{rt.singular} {rid} is used by {other.key}.{name}")
+        if rt.key == "roles":
+            for card in self.store.records("rate_card_versions"):
+                if any(r["role_id"] == rid for r in card["rates"]):
+                    raise Conflict(f"role {rid} is used by rate_card_versions.rates")
+        if self.store.count("external_references"):
+            for r in self.store.find("external_references", "subject_id", rid):
+                if r["subject_type"] == rt.subject_type:
+                    raise Conflict(f"{rt.singular} {rid} has external references; delete them first")
 
     def _check_refs(self, rt: ResourceType, attrs: Record) -> None:
         for name, value in attrs.items():

@@ -7,6 +7,7 @@ are strict pydantic models generated from the same declarations, so the OpenAPI 
 
 # No `from __future__ import annotations`: FastAPI reads the generated signatures' annotations as objects.
 import inspect
+import re
 from datetime import date, datetime, timezone
 from typing import Annotated, Any, Literal, Optional, Union
 
@@ -55,6 +56,25 @@ def _date_text(value: Any) -> Any:
         raise ValueError("a date must be a valid YYYY-MM-DD") from None
 
 
+_RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def _datetime_text(value: Any) -> Any:
+    """RFC 3339 date-time -> UTC ISO text with microseconds (the form timestamps are stored and compared in)."""
+    m = _RFC3339.match(value) if isinstance(value, str) else None
+    if m is None:
+        raise ValueError("a date-time must be RFC 3339, e.g. 2024-03-01T09:00:00Z")
+    day, clock, fraction, zone = m.groups()
+    fraction = (fraction or ".0")[:7]
+    zone = "+00:00" if zone in ("Z", "z") else zone
+    try:
+        moment = datetime.fromisoformat(f"{day}T{clock}{fraction}{zone}")
+    except ValueError:
+        raise ValueError("a date-time must be a valid RFC 3339 instant") from None
+    return ev.iso(moment.astimezone(timezone.utc))
+
+
+DateTimeIn = Annotated[str, BeforeValidator(_datetime_text), WithJsonSchema({"type": "string", "format": "date-time"})]
 IdIn = Annotated[
     Union[Annotated[int, Field(ge=1, le=10**18)], Annotated[str, Field(pattern=r"^[1-9][0-9]{0,17}$")]],
     AfterValidator(str),
@@ -130,11 +150,16 @@ def _create_envelope(rt: ResourceType, item: type[BaseModel]) -> type[BaseModel]
             raise ValueError(f"send either {single} (one object) or {plural} (a list of up to {MAX_BULK})")
         return self
 
+    class _OneOf(_StrictIn):
+        model_config = ConfigDict(strict=True, extra="ignore", json_schema_extra={
+            "oneOf": [{"required": [single]}, {"required": [plural]}]})
+
     return create_model(
-        f"{camel}CreateRequest", __base__=_StrictIn,
+        f"{camel}CreateRequest", __base__=_OneOf,
         __validators__={"exactly_one": model_validator(mode="after")(exactly_one)},
-        **{single: (Optional[item], None),
-           plural: (Optional[Annotated[list[item], Field(min_length=1, max_length=MAX_BULK)]], None)},
+        **{single: (item, Field(default=None, description="one object")),
+           plural: (Annotated[list[item], Field(min_length=1, max_length=MAX_BULK)],
+                    Field(default=None, description=f"bulk create: up to {MAX_BULK} objects, all or none"))},
     )
 
 
@@ -196,15 +221,24 @@ def _param(name: str, annotation: Any, default: Any = None) -> inspect.Parameter
 
 _REQUEST = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)
 _ID = _param("id", Annotated[int, Path(ge=1, le=10**18, description="record id")], inspect.Parameter.empty)
-_NAME_LIST = r"^[a-z_]{1,64}(,[a-z_]{1,64}){0,20}$"
+
+
+def _choice_list(names: Any) -> str:
+    """A comma list of exactly these names (`^$` when there are none)."""
+    if not names:
+        return "^$"
+    alt = "|".join(names)
+    return f"^({alt})(,({alt})){{0,20}}$"
 
 
 def _shape_params(rt: ResourceType) -> list[inspect.Parameter]:
     includes = ", ".join(rt.includes) or "none"
     optional = ", ".join(rt.optional_fields) or "none"
     return [
-        _param("include", Annotated[Optional[str], Query(pattern=_NAME_LIST, description=f"side-load: {includes}")]),
-        _param("optional_fields", Annotated[Optional[str], Query(pattern=_NAME_LIST, description=f"add: {optional}")]),
+        _param("include", Annotated[Optional[str], Query(pattern=_choice_list(rt.includes),
+                                                         description=f"side-load: {includes}")]),
+        _param("optional_fields", Annotated[Optional[str], Query(pattern=_choice_list(rt.optional_fields),
+                                                                 description=f"add: {optional}")]),
     ]
 
 
@@ -217,10 +251,10 @@ def _list_params(rt: ResourceType) -> list[inspect.Parameter]:
         _param("only", Annotated[Optional[str], Query(pattern=r"^[0-9]{1,18}(,[0-9]{1,18}){0,199}$",
                                                       description="ids; a missing id is no error")]),
         _param("order", Annotated[Optional[str], Query(
-            pattern=r"^[a-z_]{1,64}(:(asc|desc))?$",
+            pattern="^(" + "|".join(("id", "created_at", "updated_at", *rt.order_fields)) + ")(:(asc|desc))?$",
             description="field:asc|desc over " + ", ".join(("id", "created_at", "updated_at", *rt.order_fields)))]),
-        _param("updated_after", Annotated[Optional[datetime], Query()]),
-        _param("created_after", Annotated[Optional[datetime], Query()]),
+        _param("updated_after", Annotated[Optional[DateTimeIn], Query()]),
+        _param("created_after", Annotated[Optional[DateTimeIn], Query()]),
         *_shape_params(rt),
     ]
     for name in rt.filters:
@@ -230,7 +264,7 @@ def _list_params(rt: ResourceType) -> list[inspect.Parameter]:
         elif f.kind == "enum":
             ann = Annotated[Optional[Literal[f.choices]], Query()]  # type: ignore[valid-type]
         elif f.kind == "date":
-            ann = Annotated[Optional[date], Query()]
+            ann = Annotated[Optional[DateIn], Query()]
         else:
             ann = Annotated[Optional[str], Query(min_length=1, max_length=255)]
         params.append(_param(name, ann))
@@ -238,14 +272,6 @@ def _list_params(rt: ResourceType) -> list[inspect.Parameter]:
         params.append(_param("date_performed_between", Annotated[Optional[str], Query(
             pattern=r"^\d{4}-\d{2}-\d{2}:\d{4}-\d{2}-\d{2}$", description="start:end, inclusive")]))
     return params
-
-
-def _utc(moment: Optional[datetime]) -> Optional[str]:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return ev.iso(moment.astimezone(timezone.utc))
 
 
 def _names(value: Optional[str], allowed: Any, field: str) -> list[str]:
@@ -283,6 +309,8 @@ def build_app(sim: Any) -> FastAPI:
         for e in exc.errors():
             loc = [str(p) for p in e.get("loc", ())]
             where = loc[0] if loc else "body"
+            if where == "path":  # /workspaces/0.json names no record: Kantata's 404
+                return error_response(404, "The requested resource does not exist")
             field = ".".join(loc[2:] if where == "body" and len(loc) > 2 else loc[1:]) or None
             if where != "body" or e.get("type") == "json_invalid":
                 status = 400
@@ -375,7 +403,7 @@ def build_app(sim: Any) -> FastAPI:
     # ---- subscribed events ------------------------------------------------------------------------------------
     async def list_subscribed_events(
         request: Request,
-        created_after: Annotated[Optional[datetime], Query(description="events created strictly after")] = None,
+        created_after: Annotated[Optional[DateTimeIn], Query(description="events created strictly after")] = None,
         since_id: Annotated[Optional[int], Query(ge=0, le=10**18, description="events with a greater id")] = None,
         event_types: Annotated[Optional[str], Query(pattern=r"^[a-z_]{1,64}:([a-z_]{1,64}|\*)(,[a-z_]{1,64}:([a-z_]{1,64}|\*)){0,60}$",
                                                     description="comma list, e.g. time_entry:created,invoice:*")] = None,
@@ -383,7 +411,7 @@ def build_app(sim: Any) -> FastAPI:
         page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     ) -> Response:
         backend, _ = ctx(request)
-        rows = backend.events(created_after=_utc(created_after), since_id=since_id,
+        rows = backend.events(created_after=created_after, since_id=since_id,
                               event_types=event_types.split(",") if event_types else None)
         total = len(rows)
         chunk = rows[(page - 1) * per_page: page * per_page]
@@ -418,14 +446,14 @@ def _add_resource(app: FastAPI, sim: Any, rt: ResourceType, ctx: Any) -> None:
         for name in rt.filters:
             value = q.get(name)
             if value is not None:
-                filters[name] = value.isoformat() if isinstance(value, date) else value
+                filters[name] = value
         between = None
         if q.get("date_performed_between"):
             lo, hi = q["date_performed_between"].split(":")
             between = (lo, hi)
         only = q["only"].split(",") if q["only"] else None
-        rows = backend.query(key, filters, only=only, updated_after=_utc(q["updated_after"]),
-                             created_after=_utc(q["created_after"]), date_between=between)
+        rows = backend.query(key, filters, only=only, updated_after=q["updated_after"],
+                             created_after=q["created_after"], date_between=between)
         if q["order"]:
             field, _, direction = q["order"].partition(":")
             if field not in order_fields:
@@ -508,7 +536,7 @@ def _add_resource(app: FastAPI, sim: Any, rt: ResourceType, ctx: Any) -> None:
             _REQUEST, _ID.replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD)])
         app.add_api_route(f"/api/v1/{key}/{{id:int}}{SUFFIX}", delete_record, methods=["DELETE"],
                           name=f"delete_{rt.singular}", summary=f"Delete a {rt.singular}", response_model=None,
-                          tags=[key], status_code=204, responses={**_errors(401, 404, 409, 429)})
+                          tags=[key], status_code=204, responses={**_errors(401, 404, 409, 422, 429)})
 
 
 class AuthGate:
