@@ -1,7 +1,7 @@
 """SuiteQL: the account's records projected into an in-memory SQLite database, queried through sqlglot.
 
 sqlglot parses the query as Oracle SQL (SuiteQL's dialect: NVL, TO_CHAR, FETCH FIRST ...), refuses anything but a
-SELECT, and transpiles it to SQLite with every identifier quoted (so `transaction` and mixed case work). The tables
+SELECT, and transpiles it to SQLite with every identifier quoted in backticks (so `transaction` and mixed case work). The tables
 are rebuilt lazily when the account's data has changed since the last query.
 
 Tables: one per record type, named like the record id in lower case (customer, job, employee, timebill, invoice,
@@ -24,6 +24,7 @@ from typing import Any
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.sqlite import SQLite
 from sqlglot.errors import SqlglotError
 
 from .exceptions import NetSuiteError
@@ -35,6 +36,13 @@ MAX_RESULTS = 100_000
 _QUERY_SECONDS = 5.0
 _SQL_TYPES = {"ref": "INTEGER", "integer": "INTEGER", "number": "REAL", "boolean": "TEXT", "date": "TEXT",
               "datetime": "TEXT", "enum": "TEXT", "string": "TEXT"}
+
+
+class _BacktickSQLite(SQLite):
+    """SQLite with `identifiers`: a double-quoted unknown column would silently become a string literal."""
+
+    class Tokenizer(SQLite.Tokenizer):
+        IDENTIFIERS = ["`", '"']
 
 
 def _bad(detail: str) -> NetSuiteError:
@@ -137,7 +145,7 @@ def translate(q: str) -> str:
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         raise _bad("Search error occurred: only one SELECT statement is allowed.")
     try:
-        return statements[0].sql(dialect="sqlite", identify=True)
+        return statements[0].sql(dialect=_BacktickSQLite, identify=True)
     except SqlglotError as exc:
         raise _bad(f"Search error occurred: {str(exc).splitlines()[0][:300]}") from None
 
