@@ -376,21 +376,18 @@ class NetSuiteClient(VendorClient):
         """
         job = await self.job(job_id, **kw)
         task_href = _link(job.get("task"), "self") or _link(job.get("task"), None)
-        if task_href is None:
-            tasks = await self.request_json("GET", f"/async/v1/job/{job_id}/task", operation="async.tasks", **kw)
+        tasks_path = f"/async/v1/job/{job_id}/task"
+        if task_href is None or _rest_path(task_href).rstrip("/").endswith("/task"):
+            # the job links its task collection: take the first task
+            tasks = await self.request_json("GET", _rest_path(task_href) if task_href else tasks_path,
+                                            operation="async.tasks", **kw)
             items = require_keys(SYSTEM, tasks, "items", what="async tasks")["items"]
-            if not items:
-                raise ContractError(f"netsuite: async job {job_id} has no task", system=SYSTEM,
-                                    code="UNEXPECTED_SHAPE")
-            task_href = _link(items[0], "self")
+            task_href = _link(items[0], "self") if items else None
         if task_href is None:
-            raise ContractError(f"netsuite: async job {job_id}: no task link", system=SYSTEM, code="UNEXPECTED_SHAPE")
+            raise ContractError(f"netsuite: async job {job_id} has no task", system=SYSTEM, code="UNEXPECTED_SHAPE")
         task = await self.request_json("GET", _rest_path(task_href), operation="async.task", **kw)
-        if isinstance(task, dict) and task.get("progress") == "failed":
-            pass  # the result below carries the failure as NetSuite's error body
         result_href = _link(task, "related") or (_rest_path(task_href).rstrip("/") + "/result")
-        response = await self.request("GET", _rest_path(result_href), operation="async.result", **kw)
-        return response
+        return await self.request("GET", _rest_path(result_href), operation="async.result", **kw)
 
     # ---- governance ----------------------------------------------------------------------------------------------
     async def governance_limits(self, **kw: Any) -> dict[str, Any]:

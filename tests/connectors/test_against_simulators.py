@@ -26,19 +26,20 @@ def _load(module: str, *names: str):
 
 
 # ---- PSA ----------------------------------------------------------------------------------------------------------
-@pytest.fixture
+@pytest.fixture(scope="module")
 def psa_sim():
     mod = _load("simulators.psa.simulator", "PsaSimulator", "mint_token")
-    return mod, mod.PsaSimulator(seed=11)
+    return mod, mod.PsaSimulator(seed=11)  # built once; each test works in its own account (tenant)
 
 
 @pytest.fixture
-async def psa(psa_sim):
+async def psa(psa_sim, request):
     mod, sim = psa_sim
     from q2c_harness.connectors.psa import PsaClient
 
     calls = CallRecorder()
-    async with PsaClient("https://psa.sim/api/v1", token=mod.mint_token("acme"),
+    account = "acct-" + request.node.name.replace("test_", "")[:40].replace("_", "-")
+    async with PsaClient("https://psa.sim/api/v1", token=mod.mint_token(account),
                          transport=httpx.ASGITransport(sim.asgi), call_log=calls) as client:
         client.calls = calls
         yield client
@@ -151,3 +152,87 @@ async def test_salesforce_expired_session_refreshes_once(sf_sim):
         assert r.status_code == 204
         await sf.limits()  # 401 INVALID_SESSION_ID -> refresh grant -> retried
     assert auth.access_token != token["access_token"]
+
+
+# ---- NetSuite -----------------------------------------------------------------------------------------------------
+NS_ACCOUNT = "123456_SB1"
+NS = "https://123456-sb1.suitetalk.api.netsuite.com"
+
+
+@pytest.fixture
+async def ns_sim():
+    mod = _load("simulators.netsuite.simulator", "NetSuiteSimulator")
+    sim = mod.NetSuiteSimulator(seed=5)
+    transport = httpx.ASGITransport(sim.asgi)
+    async with httpx.AsyncClient(transport=transport, base_url=NS) as admin:
+        prefix = f"/__admin/netsuite/accounts/{NS_ACCOUNT}"
+        r = await admin.post(f"{prefix}/integrations", json={})
+        if r.status_code == 404:  # pragma: no cover
+            pytest.skip("the NetSuite simulator has no integration admin endpoint yet")
+        integration = r.json()
+        token = (await admin.post(f"{prefix}/tokens", json={"consumer_key": integration["consumer_key"]})).json()
+        yield sim, transport, admin, integration, token
+
+
+def _tba(integration, token):
+    from q2c_harness.connectors.netsuite import NetSuiteTBA
+
+    return NetSuiteTBA(NS_ACCOUNT, integration["consumer_key"], integration["consumer_secret"], token["token_id"],
+                       token["token_secret"])
+
+
+async def test_netsuite_tba_upsert_errors_suiteql_and_async(ns_sim):
+    from q2c_harness.connectors.netsuite import NetSuiteClient
+
+    sim, transport, admin, integration, token = ns_sim
+    async with NetSuiteClient(NS_ACCOUNT, auth=_tba(integration, token), transport=transport) as ns:
+        first = await ns.upsert("customer", "Q2C-CLIENT-CL-1", {"companyName": "Acme", "subsidiary": {"id": "1"}})
+        again = await ns.upsert("customer", "Q2C-CLIENT-CL-1", {"companyName": "Acme 2", "subsidiary": {"id": "1"}})
+        assert first == again
+        rec = await ns.get_by_external_id("customer", "Q2C-CLIENT-CL-1")
+        assert rec["companyName"] == "Acme 2" and rec["currency"]["refName"]
+        with pytest.raises(BusinessError) as info:
+            await ns.create("customer", {"companyName": "X", "subsidiary": {"id": "999"}})
+        assert info.value.code == "INVALID_KEY_OR_REF"
+        with pytest.raises(RecordNotFoundError):
+            await ns.get("customer", "4242")
+        rows = await ns.suiteql_all("SELECT id, companyName FROM customer")
+        assert [r["id"] for r in rows] == [first]
+        ids = [item["id"] async for item in ns.list("customer")]
+        assert ids == [first]
+        job = await ns.submit_async("POST", "/record/v1/customer", idempotency_key="job-key-1",
+                                    json={"companyName": "Async Co", "subsidiary": {"id": "1"}})
+        await ns.wait_for_job(job.id)
+        result = await ns.job_result(job.id)
+        assert result.status_code == 204 and "/record/v1/customer/" in result.headers["Location"]
+        twice = await ns.submit_async("POST", "/record/v1/customer", idempotency_key="job-key-1",
+                                      json={"companyName": "Async Co", "subsidiary": {"id": "1"}})
+        assert twice.reused and twice.id == job.id
+
+
+async def test_netsuite_concurrency_budget_keeps_under_the_account_limit(ns_sim):
+    import asyncio
+
+    from q2c_harness.connectors.errors import TransientError
+    from q2c_harness.connectors.http import RetryPolicy, VendorAccount
+    from q2c_harness.connectors.netsuite import NetSuiteClient
+
+    sim, transport, admin, integration, token = ns_sim
+    r = await admin.put(f"/__admin/netsuite/accounts/{NS_ACCOUNT}/concurrency", json={"limit": 2})
+    assert r.status_code == 200, r.text
+    r = await admin.post("/__admin/faults", json={"kind": "latency", "ms": 20})  # so calls overlap in-process
+    assert r.status_code == 201, r.text
+
+    async def burst(concurrency: int) -> tuple[CallRecorder, VendorAccount, list]:
+        calls = CallRecorder()
+        budget = VendorAccount("netsuite", f"{NS_ACCOUNT}-{concurrency}", concurrency=concurrency)
+        async with NetSuiteClient(NS_ACCOUNT, auth=_tba(integration, token), transport=transport,
+                                  vendor_account=budget, call_log=calls, retry=RetryPolicy(max_attempts=1)) as ns:
+            out = await asyncio.gather(*(ns.suiteql_all("SELECT id FROM customer") for _ in range(8)),
+                                       return_exceptions=True)
+        return calls, budget, out
+
+    calls, budget, out = await burst(8)  # control: a budget above the account's limit meets NetSuite's 429
+    assert any(c.status == 429 for c in calls.records) and any(isinstance(o, TransientError) for o in out)
+    calls, budget, out = await burst(2)  # the account's own limit: never a 429
+    assert [c.status for c in calls.records] == [200] * 8 and budget.max_in_flight == 2
