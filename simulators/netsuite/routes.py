@@ -16,7 +16,9 @@ from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from . import responses as wire
 from . import suiteql
@@ -92,6 +94,29 @@ def _location(response: Response) -> dict[str, str]:
     return {"Location": response.headers["location"]} if "location" in response.headers else {}
 
 
+def _record_type(backend: NetSuiteBackend, name: str) -> Any:
+    if name.lower() == "metadata-catalog":  # the catalog is read-only: answer 405 as for any undeclared method
+        raise StarletteHTTPException(405)
+    return backend.record_type(name)
+
+
+def allowed_methods(app: FastAPI, scope: dict[str, Any]) -> list[str]:
+    """Methods of the most specific routes at this path (most literal segments win, as OpenAPI path matching does)."""
+    best: tuple[int, set[str]] = (-1, set())
+    for route in app.router.routes:
+        methods = getattr(route, "methods", None)
+        if not methods or not getattr(route, "include_in_schema", True):
+            continue
+        if route.matches({**scope, "method": next(iter(methods))})[0] is not Match.FULL:
+            continue
+        literal = sum(1 for part in route.path.split("/") if part and "{" not in part)
+        if literal > best[0]:
+            best = (literal, set(methods))
+        elif literal == best[0]:
+            best[1].update(methods)
+    return sorted(best[1] - {"HEAD"})
+
+
 def build_routes(sim: NetSuiteSimulator) -> FastAPI:
     app = FastAPI(title="NetSuite REST web services (simulated)", version="2026.1", openapi_url=None, docs_url=None,
                   redoc_url=None,
@@ -108,6 +133,15 @@ def build_routes(sim: NetSuiteSimulator) -> FastAPI:
         loc = ".".join(str(p) for p in first.get("loc", ())[1:])
         return NetSuiteError(400, "INVALID_PARAMETER", f"Invalid value for parameter {loc}: {first.get('msg', '')}",
                              query_param=loc or None).response()
+
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:
+            allow = ", ".join(allowed_methods(app, request.scope))
+            return NetSuiteError(405, "METHOD_NOT_ALLOWED", f"HTTP method {request.method} is not allowed for this "
+                                 f"resource; allowed: {allow}", headers={"Allow": allow}).response()
+        return NetSuiteError(exc.status_code, None, str(exc.detail)).response()
+
+    app.state.http_error_handler = _http_error
 
     async def account(request: Request, body: bytes = b"") -> NetSuiteBackend:
         """The authenticated account's backend; 503 in a maintenance window, 401 without valid credentials."""
@@ -233,7 +267,7 @@ def build_routes(sim: NetSuiteSimulator) -> FastAPI:
                                           wire.SWAGGER_JSON: {"schema": {"type": "object"}}}}, **_COMMON_ERRORS})
     async def metadata_catalog_record(request: Request, record_type: RecordTypeParam) -> Response:
         backend = await account(request)
-        rt = backend.record_type(record_type)
+        rt = _record_type(backend, record_type)
         base = _base(request)
         if "swagger+json" in request.headers.get("accept", ""):
             return wire.json_response(openapi_document([rt], base, backend.release), media_type=wire.SWAGGER_JSON)
@@ -247,7 +281,7 @@ def build_routes(sim: NetSuiteSimulator) -> FastAPI:
                            limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
                            offset: Annotated[int, Query(ge=0, le=10**9)] = 0) -> Response:
         backend = await account(request)
-        rt = backend.record_type(record_type)
+        rt = _record_type(backend, record_type)
         ids = backend.list_ids(rt, q)
         base = _base(request)
         chosen = ids[offset : offset + limit]
@@ -261,7 +295,7 @@ def build_routes(sim: NetSuiteSimulator) -> FastAPI:
     async def create_record(request: Request, record_type: RecordTypeParam) -> Response:
         body = await body_of(request)
         backend = await account(request, body)
-        rt = backend.record_type(record_type)
+        rt = _record_type(backend, record_type)
         data = _json(body)
 
         def run() -> Response:
@@ -276,7 +310,7 @@ def build_routes(sim: NetSuiteSimulator) -> FastAPI:
                          fields: Annotated[str | None, Query(max_length=2000)] = None,
                          expandSubResources: bool = False) -> Response:  # noqa: N803 - NetSuite's parameter name
         backend = await account(request)
-        rt = backend.record_type(record_type)
+        rt = _record_type(backend, record_type)
         rec = backend.get(rt, record_id)
         wanted = {f.strip() for f in fields.split(",") if f.strip()} if fields else None
         return wire.json_response(wire.render_record(backend, rt, rec, _base(request), fields=wanted,
@@ -288,7 +322,7 @@ def build_routes(sim: NetSuiteSimulator) -> FastAPI:
                             replace: Annotated[str | None, Query(max_length=1000)] = None) -> Response:
         body = await body_of(request)
         backend = await account(request, body)
-        rt = backend.record_type(record_type)
+        rt = _record_type(backend, record_type)
         rid = backend.resolve_id(rt, record_id)
         data = _json(body)
         replaced = {s.strip() for s in replace.split(",")} if replace else None
@@ -304,7 +338,7 @@ def build_routes(sim: NetSuiteSimulator) -> FastAPI:
     async def upsert_record(request: Request, record_type: RecordTypeParam, record_id: RecordIdParam) -> Response:
         body = await body_of(request)
         backend = await account(request, body)
-        rt = backend.record_type(record_type)
+        rt = _record_type(backend, record_type)
         if not record_id.startswith("eid:"):
             raise invalid_parameter("Upsert (PUT) is only supported with an external ID: "
                                     f"/record/v1/{rt.name}/eid:{{externalId}}.")
@@ -321,7 +355,7 @@ def build_routes(sim: NetSuiteSimulator) -> FastAPI:
     async def delete_record(request: Request, record_type: RecordTypeParam, record_id: RecordIdParam) -> Response:
         body = await body_of(request)
         backend = await account(request, body)
-        rt = backend.record_type(record_type)
+        rt = _record_type(backend, record_type)
         rid = backend.resolve_id(rt, record_id)
 
         def run() -> Response:
@@ -335,7 +369,7 @@ def build_routes(sim: NetSuiteSimulator) -> FastAPI:
     async def get_sublist(request: Request, record_type: RecordTypeParam, record_id: RecordIdParam,
                           sublist: Annotated[str, Path(max_length=100)]) -> Response:
         backend = await account(request)
-        rt = backend.record_type(record_type)
+        rt = _record_type(backend, record_type)
         rec = backend.get(rt, record_id)
         sub = rt.sublists.get(sublist)
         if sub is None:
@@ -352,7 +386,7 @@ def build_routes(sim: NetSuiteSimulator) -> FastAPI:
                                sublist: Annotated[str, Path(max_length=100)],
                                line: Annotated[str, Path(max_length=20)]) -> Response:
         backend = await account(request)
-        rt = backend.record_type(record_type)
+        rt = _record_type(backend, record_type)
         rec = backend.get(rt, record_id)
         sub = rt.sublists.get(sublist)
         found = next((ln for ln in rec.get(sublist, []) if str(ln["line"]) == line), None) if sub else None
