@@ -94,7 +94,7 @@ class PsaSimulator(Simulator):
 
     def default_quotas(self) -> list[QuotaSpec]:
         # Kantata's numbers are not public (vendor-apis.md sections 3 and 4); this bucket is a stand-in: bursts of
-        # 600 requests per account, refilled at 50 per second. Change it at PUT /__admin/quotas/account_requests.
+        # 600 requests per account, refilled at 50 per second. Change it with PUT /__admin/quotas.
         return [QuotaSpec(name="account_requests", kind="token_bucket", limit=600, rate_per_second=50,
                           path="/api/*", description="per-account request budget (Kantata's limits are not public)")]
 
@@ -126,7 +126,7 @@ class PsaSimulator(Simulator):
     def error_response(self, status: int, code: str | None, message: str | None, retry_after: float | None = None) -> Response:
         # Retry-After only when a fault rule asks for one explicitly; Kantata's own 429 carries no limit headers.
         headers = {"Retry-After": str(max(0, round(retry_after)))} if retry_after is not None else None
-        return error_response(status, message or "error", code, headers=headers)
+        return error_response(status, message or "error", code.lower() if code else None, headers=headers)
 
     def quota_response(self, quota: QuotaSpec, retry_after: float | None, tenant: str | None) -> Response:
         return error_response(429, "Rate limit exceeded; slow down and retry", "rate_limit")
