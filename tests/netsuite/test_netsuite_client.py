@@ -145,3 +145,16 @@ async def test_concurrent_clients_share_the_account(served):
     api = api_for(endpoints, await _creds(endpoints))
     results = await asyncio.gather(*(api.get("/record/v1/subsidiary/1") for _ in range(4)))
     assert all(r["name"] == "Parent Company" for r in results)
+
+
+def test_benchmark_cases_replay(served):
+    from benchmarks.netsuite_cases import prepare
+
+    sim, endpoints = served
+    cases = prepare(endpoints.base_urls["netsuite"], endpoints.ca_bundle)
+    assert len(cases) == 2
+    with httpx.Client(base_url=endpoints.base_urls["netsuite"], verify=endpoints.ca_bundle) as c:
+        for case in cases:
+            r = c.request(case.method, case.path, headers=case.headers, content=case.body)
+            assert r.status_code == case.stub.status == 200, r.text
+            assert r.text == case.stub.body

@@ -162,3 +162,13 @@ async def test_list_with_q_filters_and_paging(client):
     assert r.json()["totalResults"] == 5
     r = await client.get("/record/v1/customer", params={"q": "email FROB x"})
     assert r.status_code == 400 and problem(r)["o:errorCode"] == "INVALID_PARAMETER"
+
+
+async def test_snapshot_restore_keeps_records_and_credentials(sim, admin, client):
+    cid = await make_customer(client, externalId="SNAP")
+    snap = (await admin.get("/snapshot")).json()
+    assert (await client.delete(f"/record/v1/customer/{cid}")).status_code == 204
+    assert (await admin.post("/restore", json={"snapshot": snap})).status_code == 200
+    assert (await client.get("/record/v1/customer/eid:SNAP")).json()["id"] == cid  # the bearer token survived too
+    r = await client.post("/query/v1/suiteql", json={"q": "SELECT externalid FROM customer"})
+    assert r.json()["items"] == [{"links": [], "externalid": "SNAP"}]
