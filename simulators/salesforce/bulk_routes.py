@@ -61,10 +61,13 @@ def add_bulk_routes(sim: SalesforceSimulator, app: FastAPI, add: Any, auth: Any,
 
     async def ingest_results(request: Request, version: str, job_id: str, result: str) -> Response:
         b, _, _ = auth(request, version)
-        kind = bulk.RESULT_KINDS.get(result.rstrip("/"))
-        if kind is None:
-            raise NotFound()
-        return _csv(bulk.ingest_results(b, job_id, kind))
+        return _csv(bulk.ingest_results(b, job_id, bulk.RESULT_KINDS[result]))
+
+    def _results_of(handler: Any, result: str) -> Any:
+        async def results(request: Request, version: str, job_id: str) -> Response:
+            return await handler(request, version, job_id, result)
+
+        return results
 
     add("POST", P + "/ingest", "bulk_ingest_create", ingest_create, slash=True, tags=["bulk"], body=body(JOB_BODY),
         responses=job_docs, summary="Create an ingest job (state Open)")
@@ -80,8 +83,10 @@ def add_bulk_routes(sim: SalesforceSimulator, app: FastAPI, add: Any, auth: Any,
         status=201, body=body({"type": "string"}, "text/csv"),
         responses={201: {"description": "Data accepted"}, 409: {"description": "Invalid job state", "content": {
             "application/json": {"schema": {"type": "array"}}}}}, summary="Upload the job's CSV (answers 201)")
-    add("GET", P + "/ingest/{job_id}/{result}", "bulk_ingest_results", ingest_results, tags=["bulk"],
-        responses=csv_docs, summary="successfulResults, failedResults or unprocessedrecords (CSV)")
+    for result, name in (("successfulResults", "bulk_ingest_successful"), ("failedResults", "bulk_ingest_failed"),
+                         ("unprocessedrecords", "bulk_ingest_unprocessed")):
+        add("GET", P + "/ingest/{job_id}/" + result + "/", name, _results_of(ingest_results, result), slash=True,
+            tags=["bulk"], responses=csv_docs, summary=f"{result} (CSV)")
 
     async def query_create(request: Request, version: str) -> Response:
         b, session, ver = auth(request, version)

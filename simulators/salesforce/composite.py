@@ -136,6 +136,9 @@ def add_composite_routes(sim: SalesforceSimulator, app: FastAPI, add: Any, auth:
             if not re.fullmatch(r"[A-Za-z0-9_]{1,80}", sub["referenceId"]) or sub["referenceId"] in seen:
                 raise SalesforceError(f"Invalid or duplicate referenceId: {sub['referenceId']}", "INVALID_INPUT")
             seen.add(sub["referenceId"])
+        for flag in ("allOrNone", "collateSubrequests"):
+            if flag in body and not isinstance(body[flag], bool):
+                raise SalesforceError(f"{flag} must be a boolean", "JSON_PARSER_ERROR")
         all_or_none = body.get("allOrNone") is True
         results: dict[str, Any] = {}
         out: list[dict[str, Any]] = []
@@ -201,6 +204,10 @@ def add_composite_routes(sim: SalesforceSimulator, app: FastAPI, add: Any, auth:
         if not isinstance(body, dict) or not isinstance(body.get("records"), list):
             raise SalesforceError("records: required field is missing", "JSON_PARSER_ERROR")
         records = body["records"]
+        if "allOrNone" in body and not isinstance(body["allOrNone"], bool):
+            raise SalesforceError("allOrNone must be a boolean", "JSON_PARSER_ERROR")
+        if not all(isinstance(r, dict) for r in records):
+            raise SalesforceError("Each record must be a JSON object", "JSON_PARSER_ERROR")
         if len(records) > MAX_COLLECTION:
             raise SalesforceError("record limit reached. cannot submit more than 200 records into this call",
                                   "EXCEEDED_ID_LIMIT")

@@ -361,7 +361,7 @@ def build_routes(sim: SalesforceSimulator) -> FastAPI:
             return Json([b.record_url(obj.name, r["Id"], ver) for r in rows], 300)
         return Json(record_body(obj, rows[0], ver))
 
-    add("GET", P + "/sobjects/{sobject}/{field}/{value:path}", "sobject_get_by_external_id", get_by_external_id,
+    add("GET", P + "/sobjects/{sobject}/{field}/{value}", "sobject_get_by_external_id", get_by_external_id,
         tags=["sobjects"], responses={200: _ok("The record"), 300: _ok("Several records match", {"type": "array"})},
         summary="Get a record by external id (a '+' in the value is a space)")
 
@@ -385,7 +385,7 @@ def build_routes(sim: SalesforceSimulator) -> FastAPI:
             return Json(save_result(rec["Id"], False), 200)
         return Response(status_code=204)
 
-    add("PATCH", P + "/sobjects/{sobject}/{field}/{value:path}", "sobject_upsert", upsert, tags=["sobjects"],
+    add("PATCH", P + "/sobjects/{sobject}/{field}/{value}", "sobject_upsert", upsert, tags=["sobjects"],
         body=_body(JSON_ANY), summary="Upsert by external id",
         responses={201: _ok("Created: {id, success, errors, created: true}"),
                    200: _ok("Updated: {id, success, errors, created: false} (v46+)"), 204: NO_CONTENT,
@@ -403,7 +403,7 @@ def build_routes(sim: SalesforceSimulator) -> FastAPI:
         b.delete(obj, rows[0]["Id"], session["user_id"])
         return Response(status_code=204)
 
-    add("DELETE", P + "/sobjects/{sobject}/{field}/{value:path}", "sobject_delete_by_external_id",
+    add("DELETE", P + "/sobjects/{sobject}/{field}/{value}", "sobject_delete_by_external_id",
         delete_by_external_id, tags=["sobjects"], status=204,
         responses={204: NO_CONTENT, 300: _ok("Several records match", {"type": "array"})})
 
