@@ -54,7 +54,7 @@ async def test_validation_errors_name_the_field(client):
     d = problem(r)
     assert d["o:errorCode"] == "INVALID_KEY_OR_REF" and d["o:errorPath"] == "subsidiary"
     assert "Invalid Field Value 9999" in d["detail"]
-    r = await client.post("/record/v1/customer", json={"companyName": 5.5j if False else True, "subsidiary": {"id": "1"}})
+    r = await client.post("/record/v1/customer", json={"companyName": True, "subsidiary": {"id": "1"}})
     assert problem(r)["o:errorCode"] == "INVALID_CONTENT"
     r = await client.post("/record/v1/customer", content=b"{not json")
     assert r.status_code == 400 and problem(r)["o:errorCode"] == "INVALID_CONTENT"
