@@ -479,7 +479,11 @@ def build_routes(sim: NetSuiteSimulator) -> FastAPI:
 
     # ---- the simulator's own OpenAPI ---------------------------------------------------------------------------
     @app.get("/openapi.json", name="openapi", include_in_schema=False)
-    async def openapi(release: str = DEFAULT_RELEASE) -> Response:
+    async def openapi(request: Request, release: str | None = None) -> Response:
+        """`?release=` picks the release; otherwise the release of the account the request names (if known)."""
+        if release is None:
+            tenant = request.scope.get("state", {}).get("tenant")
+            release = sim.tenants.get(tenant).release if tenant in sim.tenants else DEFAULT_RELEASE
         return Response(json.dumps(sim.openapi(release if release in RELEASES else DEFAULT_RELEASE)),
                         media_type="application/json")
 

@@ -116,6 +116,12 @@ async def test_release_2026_2_requires_customer_external_id_and_renames_amount(a
     schemas = new_api.json()["components"]["schemas"]
     assert "externalId" in schemas["customer"]["required"] and "amountDue" in schemas["invoice"]["properties"]
     assert new_api.json()["info"]["version"] == "2026.2"
+    async with httpx.AsyncClient(transport=client._transport, base_url="https://netsuite.sim") as c:
+        mine = (await c.get("/openapi.json", headers={"X-Sim-Tenant": ACCOUNT})).json()
+        default = (await c.get("/openapi.json")).json()
+    assert mine["info"]["version"] == "2026.2" and "amountDue" in mine["components"]["schemas"]["record.invoice"]["properties"]
+    assert default["info"]["version"] == "2026.1"
+    assert "amountRemaining" in default["components"]["schemas"]["record.invoice"]["properties"]
 
 
 async def test_suiteql_shapes_joins_and_errors(client):
