@@ -183,6 +183,7 @@ class ExceptionQueue:
         if ids is None:
             ids = [i.id for i in self.list(lot=lot, status=OPEN, limit=limit)]
             ids.reverse()  # oldest first
+        ids = list(dict.fromkeys(ids))  # each item once
         results: list[dict[str, Any]] = []
         for item_id in ids:
             try:

@@ -108,7 +108,7 @@ class Engine:
     def _park(self, workflow_name: str, message: dict[str, Any], exc: BaseException) -> int:
         item = self.exceptions.park(exc, {"workflow": workflow_name, "message": message},
                                     correlation_id=message.get("correlation_id"), handler=WORKFLOW_HANDLER,
-                                    source_key=message.get("workflow_id"))
+                                    source_key=message.get("workflow_id"), owner=getattr(exc, "owner", None))
         self.audit.record_decision(rule="engine.park", inputs={"workflow": workflow_name,
                                                               "workflow_id": message.get("workflow_id")},
                                    outcome={"exception_id": item, "lot": lot_for(exc), "error": _error_dict(exc)})

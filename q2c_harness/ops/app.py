@@ -1,0 +1,189 @@
+"""The ops API: ``create_ops_app(engine) -> FastAPI``. Bearer-token protected (``Q2C_OPS_TOKEN``) except
+``/health``. Every status a route can return is declared in its OpenAPI."""
+
+
+import hmac
+import os
+import time
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from q2c_harness.engine.db import NotFound
+from q2c_harness.engine.durable import WorkflowNotFound
+from q2c_harness.engine.exception_queue import InvalidAction
+from q2c_harness.engine.facade import Engine
+
+from .kpis import compute_kpis
+from .metrics import OpsMetrics
+from .models import (AuditVerifyOut, BulkReplayByIds, BulkReplayOut, BulkReplayRequest, CloseRequest, EventOut, ExceptionItemOut,
+                     HealthOut, InboxEventOut, InboxStatus, ItemStatus, Lot, Problem, ReplayEvent, ReplayOut, ReplayRequest,
+                     RetryRequest, TransactionOut)
+
+KPI_EVENT_LIMIT = 100_000
+
+_401 = {401: {"model": Problem, "description": "Missing or wrong bearer token"}}
+_422 = {422: {"model": Problem, "description": "Invalid parameters or body"}}
+_400 = {400: {"model": Problem, "description": "Body is not valid JSON"}}
+_404 = {404: {"model": Problem, "description": "Not found"}}
+_409 = {409: {"model": Problem, "description": "Action not allowed in the item's current status"}}
+
+
+def create_ops_app(engine: Engine, *, token: str | None = None) -> FastAPI:
+    token = token or os.environ.get("Q2C_OPS_TOKEN")
+    if not token:
+        raise RuntimeError("the ops API needs a bearer token: pass token= or set Q2C_OPS_TOKEN")
+    app = FastAPI(title="q2c ops API", version="1.0.0", dependencies=[Depends(_no_unknown_query_parameters)],
+                  description="Transactions, exception queue, replay, event log, KPIs, audit verification, metrics.")
+    metrics = OpsMetrics(engine)
+    bearer = HTTPBearer(auto_error=False)
+
+    def authorized(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+        if creds is None or creds.scheme.lower() != "bearer" or not hmac.compare_digest(
+                creds.credentials.encode(), token.encode()):
+            raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+    auth = [Depends(authorized)]
+
+    @app.middleware("http")
+    async def count_requests(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.requests.labels(request.method, path, str(response.status_code)).inc()
+        metrics.latency.labels(path).observe(time.perf_counter() - started)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return JSONResponse({"detail": "body is not valid JSON"}, status_code=400)
+        return JSONResponse({"detail": jsonable_errors(errors)}, status_code=422)
+
+    @app.get("/health", response_model=HealthOut, tags=["ops"],
+             responses={503: {"model": Problem, "description": "Database unreachable"}, **_422})
+    def health() -> Any:
+        try:
+            with engine.db.tx() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001
+            return JSONResponse({"detail": f"database unreachable: {type(exc).__name__}"}, status_code=503)
+        return {"status": "ok", "database": "ok"}
+
+    @app.get("/transactions/{correlation_id}", response_model=TransactionOut, dependencies=auth,
+             tags=["transactions"], responses={**_401, **_404, **_422})
+    def transaction(correlation_id: Annotated[str, Path(min_length=1, max_length=200)]) -> Any:
+        tx = engine.transaction(correlation_id)
+        if not tx["timeline"] and not tx["effects"]:
+            raise HTTPException(404, f"nothing recorded under correlation id {correlation_id!r}")
+        return tx
+
+    @app.get("/transactions", response_model=list[InboxEventOut], dependencies=auth, tags=["transactions"],
+             responses={**_401, **_422})
+    def transactions(status: InboxStatus | None = None,
+                     limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Any:
+        return engine.transactions(status=status, limit=limit)
+
+    @app.get("/exceptions", response_model=list[ExceptionItemOut], dependencies=auth, tags=["exceptions"],
+             responses={**_401, **_422})
+    def list_exceptions(lot: Lot | None = None, status: ItemStatus | None = None,
+                        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                        offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0) -> Any:
+        return [i.to_dict() for i in engine.exceptions.list(lot=lot, status=status, limit=limit, offset=offset)]
+
+    @app.post("/exceptions/replay", response_model=BulkReplayOut, dependencies=auth, tags=["exceptions"],
+              responses={**_400, **_401, **_422})
+    def bulk_replay(body: BulkReplayRequest) -> Any:
+        if isinstance(body, BulkReplayByIds):
+            return engine.exceptions.bulk_replay(ids=body.ids, actor=body.owner, reason=body.reason)
+        return engine.exceptions.bulk_replay(lot=body.lot, actor=body.owner, reason=body.reason)
+
+    @app.get("/exceptions/{item_id:int}", response_model=ExceptionItemOut, dependencies=auth, tags=["exceptions"],
+             responses={**_401, **_404, **_422})
+    def get_exception(item_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Any:
+        return _call(lambda: engine.exceptions.get(item_id).to_dict())
+
+    @app.post("/exceptions/{item_id:int}/retry", response_model=ExceptionItemOut, dependencies=auth,
+              tags=["exceptions"], responses={**_400, **_401, **_404, **_409, **_422})
+    def retry(item_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: RetryRequest) -> Any:
+        return _call(lambda: engine.exceptions.retry(item_id, actor=body.owner, reason=body.reason).to_dict())
+
+    @app.post("/exceptions/{item_id:int}/resolve", response_model=ExceptionItemOut, dependencies=auth,
+              tags=["exceptions"], responses={**_400, **_401, **_404, **_409, **_422})
+    def resolve(item_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: CloseRequest) -> Any:
+        return _call(lambda: engine.exceptions.resolve(item_id, reason=body.reason, owner=body.owner).to_dict())
+
+    @app.post("/exceptions/{item_id:int}/ignore", response_model=ExceptionItemOut, dependencies=auth,
+              tags=["exceptions"], responses={**_400, **_401, **_404, **_409, **_422})
+    def ignore(item_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: CloseRequest) -> Any:
+        return _call(lambda: engine.exceptions.ignore(item_id, reason=body.reason, owner=body.owner).to_dict())
+
+    @app.post("/replay", response_model=ReplayOut, status_code=202, dependencies=auth, tags=["replay"],
+              responses={**_400, **_401, **_404, **_422})
+    def replay(body: ReplayRequest) -> Any:
+        if isinstance(body, ReplayEvent):
+            return {"workflow_id": _call(lambda: engine.replay_event(body.inbox_key))}
+        return {"workflow_id": _call(lambda: engine.replay_workflow(body.workflow_id))}
+
+    @app.get("/events", response_model=list[EventOut], dependencies=auth, tags=["events"],
+             responses={**_401, **_422})
+    def read_events(from_offset: Annotated[int, Query(ge=0, le=2**53)] = 0,
+                    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                    type: Annotated[list[str] | None, Query(max_length=20)] = None) -> Any:
+        return [e.to_dict() for e in engine.events.read(from_offset, limit=limit, types=type)]
+
+    @app.get("/kpis", dependencies=auth, tags=["kpis"], responses={**_401, **_422},
+             response_model=dict[str, Any])
+    def kpis() -> Any:
+        return compute_kpis(engine.events.read(0, limit=KPI_EVENT_LIMIT))
+
+    @app.get("/audit/verify", response_model=AuditVerifyOut, dependencies=auth, tags=["audit"],
+             responses={**_401, **_422})
+    def verify() -> Any:
+        problems = engine.audit.verify_chain()
+        return {"ok": not problems, "problems": problems}
+
+    @app.get("/metrics", dependencies=auth, tags=["ops"],
+             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                              "description": "Prometheus text format"}, **_401, **_422})
+    def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _no_unknown_query_parameters(request: Request) -> None:
+    """Strict requests: a query parameter the route does not declare is a 422, not silently ignored."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    allowed = {p.alias for p in dependant.query_params}
+    extra = sorted(set(request.query_params) - allowed)
+    if extra:
+        raise HTTPException(422, [{"type": "extra_forbidden", "loc": ["query", name], "msg": "unknown parameter"}
+                                  for name in extra])
+
+
+def _call(fn: Any) -> Any:
+    try:
+        return fn()
+    except (NotFound, WorkflowNotFound) as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except InvalidAction as exc:
+        raise HTTPException(409, exc.message) from exc
+
+
+def jsonable_errors(errors: Any) -> Any:
+    out = []
+    for e in errors:
+        out.append({k: (v if isinstance(v, (str, int, float, list, type(None))) else str(v))
+                    for k, v in e.items() if k in ("type", "loc", "msg", "input")})
+    return out

@@ -1,0 +1,161 @@
+"""Strict request models and response models of the ops API."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+Text = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^[^\x00]*$")]
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
+
+
+def _integral_float(value: Any) -> Any:
+    """JSON Schema counts 3.0 as an integer; strict pydantic does not. Accept integral floats, nothing else."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+ItemId = Annotated[int, Field(ge=1, le=2**31 - 1), BeforeValidator(_integral_float)]
+Lot = Literal["transient", "business"]
+ItemStatus = Literal["open", "retrying", "resolved", "ignored"]
+InboxStatus = Literal["received", "processing", "done", "failed"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class RetryRequest(Strict):
+    owner: Name
+    reason: Text | None = None
+
+
+class CloseRequest(Strict):
+    owner: Name
+    reason: Text
+
+
+class BulkReplayByIds(Strict):
+    """Retry the listed exception items."""
+    owner: Name
+    reason: Text | None = None
+    ids: Annotated[list[ItemId], Field(max_length=100)]
+
+
+class BulkReplayByLot(Strict):
+    """Retry every open item of a lot (oldest first)."""
+    owner: Name
+    reason: Text | None = None
+    lot: Lot
+
+
+BulkReplayRequest = BulkReplayByIds | BulkReplayByLot
+
+
+class ReplayEvent(Strict):
+    """Run an inbox event's workflow again under a new workflow id."""
+    inbox_key: Annotated[str, Field(min_length=3, max_length=600, pattern=r"^[^:\x00]+:[^\x00]+$")]
+
+
+class ReplayWorkflow(Strict):
+    """Fork a workflow from its first step under a new workflow id."""
+    workflow_id: Annotated[str, Field(min_length=1, max_length=600, pattern=r"^[^\x00]+$")]
+
+
+ReplayRequest = ReplayEvent | ReplayWorkflow
+
+
+class Action(BaseModel):
+    action: str
+    actor: str | None
+    reason: str | None
+    outcome: str | None
+    at: str
+
+
+class ExceptionItemOut(BaseModel):
+    id: int
+    lot: str
+    status: str
+    source_key: str | None
+    handler: str | None
+    payload: Any
+    correlation_id: str | None
+    error_class: str
+    code: str | None
+    message: str
+    system: str | None
+    owner: str | None
+    occurrences: int
+    created_at: str
+    updated_at: str
+    history: list[Action]
+
+
+class BulkReplayOut(BaseModel):
+    attempted: int
+    resolved: int
+    results: list[dict[str, Any]]
+
+
+class ReplayOut(BaseModel):
+    workflow_id: str
+
+
+class InboxEventOut(BaseModel):
+    source: str
+    event_id: str
+    event_type: str
+    payload: Any
+    correlation_id: str
+    workflow_id: str
+    inbox_key: str
+    workflow_name: str | None
+    status: str
+    attempts: int
+    error: Any
+    received_at: str
+    updated_at: str
+
+
+class TimelineEntry(BaseModel):
+    at: str
+    kind: str
+    summary: str
+    ref: str
+
+
+class TransactionOut(BaseModel):
+    correlation_id: str
+    timeline: list[TimelineEntry]
+    inbox: list[InboxEventOut]
+    audit: list[dict[str, Any]]
+    exceptions: list[ExceptionItemOut]
+    events: list[dict[str, Any]]
+    effects: list[dict[str, Any]]
+
+
+class EventOut(BaseModel):
+    offset: int
+    event_key: str
+    type: str
+    payload: Any
+    correlation_id: str | None
+    occurred_at: str
+    published_at: str
+
+
+class AuditVerifyOut(BaseModel):
+    ok: bool
+    problems: list[dict[str, Any]]
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    database: Literal["ok"]
+
+
+class Problem(BaseModel):
+    detail: Any
