@@ -142,7 +142,8 @@ def render_peers_section(*, runs: list[SimulatorRun], peers: list[PeerInfo], mac
         f"default configuration: request journal ON, quotas ON), seeded through its own `benchmarks/<name>_cases.py`. "
         f"Each peer serves the same method + path with the case's stub (same status and body). Load: "
         f"`wrk -t{threads} -c{connections} -d{duration:g}s --latency` after a {warmup:g} s warm-up (and, before any "
-        f"measure, every server primed on every case for {prime:g} s so the JVM's JIT is warm), against one server at "
+        f"measure, every server primed for {prime:g} s spread over its cases: WireMock's JIT needs ~20 s of load to "
+        f"reach its steady figure here — cold it serves 5-10× less), against one server at "
         f"a time, the servers of one case interleaved (simulator, then each peer{', repeated ' + str(rounds) + ' rounds, median kept' if rounds > 1 else ''}) "
         f"so they share the same conditions. wrk runs on the same 2 cores as the server it loads, so absolute figures "
         f"are low; compare the columns of one table rather than tables across machines.")

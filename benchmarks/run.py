@@ -212,12 +212,13 @@ def run_simulator(name: str, module: Any, peers: list[Peer], args: argparse.Name
                 run.peer_notes[peer.label] = f"not measured: {exc}"
         targets: list[tuple[str, str, Peer | None]] = [(SIMULATOR, base_url, None)]
         targets += [(p.label, p.base_url, p) for p in started]
-        if args.prime > 0:  # JIT and caches of every server warmed once on every case before anything is measured
-            print(f"[{name}] priming every server on every case ({args.prime:g} s each) ...", flush=True)
-            for index, case in enumerate(cases):
-                for label, url, peer in targets:
+        if args.prime > 0:  # JIT and caches warmed once per server, over all its cases, before anything is measured
+            each = max(args.prime / max(len(cases), 1), 2)
+            print(f"[{name}] priming every server ({each:g} s per case) ...", flush=True)
+            for label, url, peer in targets:
+                for index, case in enumerate(cases):
                     try:
-                        measure(url, case, peer.extra_headers(index) if peer else {}, duration=args.prime, warmup=0,
+                        measure(url, case, peer.extra_headers(index) if peer else {}, duration=each, warmup=0,
                                 connections=args.connections, threads=args.threads, workdir=WORK_DIR)
                     except (RuntimeError, ValueError, subprocess.TimeoutExpired):
                         pass
@@ -295,8 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     p.add_argument("--duration", type=float, default=10, help="seconds measured per case and server (default 10)")
     p.add_argument("--warmup", type=float, default=2, help="seconds of warm-up before each measure (default 2)")
-    p.add_argument("--prime", type=float, default=3,
-                   help="seconds of load per case and server once, before any measure (JIT warm-up; default 3)")
+    p.add_argument("--prime", type=float, default=16,
+                   help="seconds of load per server, spread over its cases, before any measure (JVM JIT warm-up; "
+                        "default 16)")
     p.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     p.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
     p.add_argument("--rounds", type=int, default=1, help="interleaved rounds per case; the median is kept (default 1)")
