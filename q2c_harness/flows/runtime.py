@@ -1,0 +1,215 @@
+"""The runtime that wires engine, vendors, flows and intake together.
+
+In-process (scenarios, tests)::
+
+    async with CoreRuntime.in_process(sims, db_url="sqlite:///x.sqlite") as core:
+        await core.poll_once()                     # pull every source into the inbox; run what it started
+        await core.run_billing("ENG-006...", "2026-01")
+        await core.drain()                         # wait for every started workflow
+        core.exceptions()                          # open exception-queue items
+
+With the default ``InlineRunner`` every workflow runs to completion inside the call that started it, so a scenario
+steps deterministically. ``durable=True`` uses DBOS (one per process) with a queue; ``drain`` then waits.
+
+Served (``q2c core serve`` / ``q2c core worker``): ``CoreRuntime.from_config`` on DBOS, ``serve_forever`` polls the
+sources every ``poll_interval`` seconds, runs due billing runs and serves the ops API; ``worker`` only executes
+queued workflows (several workers on PostgreSQL share the queue).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+
+from q2c_harness.engine import Engine
+from q2c_harness.engine.db import DEFAULT_URL
+from q2c_harness.engine.durable import DEFAULT_QUEUE, TERMINAL
+
+from . import cash_to_crm, change_order, milestone_to_invoice, quote_to_project, time_to_invoice
+from .context import FlowContext
+from .intake import Intake
+from .provision import provision_netsuite, provision_salesforce_fields
+from .reference import ReferenceData, demo_reference
+from .store import FlowStore
+from .vendors import NS_ACCOUNT, PSA_ACCOUNT, SF_TENANT, VendorConfig, Vendors
+
+FLOW_MODULES = (quote_to_project, time_to_invoice, milestone_to_invoice, change_order, cash_to_crm)
+
+
+def register_flows(ctx: FlowContext) -> None:
+    for mod in FLOW_MODULES:
+        mod.register(ctx)
+
+
+class CoreRuntime:
+    def __init__(self, engine: Engine, vendors: Vendors, ref: ReferenceData | None = None, *,
+                 queue: str | None = None, webhook_secret: str | None = None) -> None:
+        self.engine = engine
+        self.vendors = vendors
+        self.ref = ref or demo_reference()
+        self.store = FlowStore(engine.db)
+        self.ctx = FlowContext(engine=engine, vendors=vendors, store=self.store, ref=self.ref)
+        self.queue = queue
+        self.intake = Intake(self.ctx, queue=queue)
+        self.webhook_secret = webhook_secret or vendors.config.psa_webhook_secret
+        register_flows(self.ctx)
+
+    # ---- construction ------------------------------------------------------------------------------------------
+    @classmethod
+    def build(cls, config: VendorConfig, *, db_url: str | None = None, durable: bool = False,
+              ref: ReferenceData | None = None, transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+              worker_concurrency: int = 8, executor_id: str | None = None) -> "CoreRuntime":
+        url = db_url or DEFAULT_URL
+        if durable:
+            kwargs: dict[str, Any] = {"polling_interval_sec": 0.05}
+            if executor_id:
+                kwargs["executor_id"] = executor_id
+            engine = Engine.durable(url, **kwargs)
+        else:
+            engine = Engine(url)
+        vendors = Vendors(config, transports=dict(transports or {}))
+        rt = cls(engine, vendors, ref, queue=DEFAULT_QUEUE if durable else None)
+        if durable:
+            engine.runner.register_queue(DEFAULT_QUEUE, worker_concurrency=worker_concurrency)
+            engine.launch()
+        return rt
+
+    @classmethod
+    def from_config(cls, *, endpoints_file: str | None = None, db_url: str | None = None, durable: bool = True,
+                    **kw: Any) -> "CoreRuntime":
+        config = VendorConfig.from_endpoints_file(endpoints_file) if endpoints_file else VendorConfig.from_env()
+        return cls.build(config, db_url=db_url, durable=durable, **kw)
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def in_process(cls, sims: Mapping[str, Any], *, db_url: str | None = None, durable: bool = False,
+                         ref: ReferenceData | None = None, provision: bool = True, sf_tenant: str = SF_TENANT,
+                         ns_account: str = NS_ACCOUNT, psa_account: str = PSA_ACCOUNT,
+                         webhook_secret: str | None = None, **config_changes: Any) -> AsyncIterator["CoreRuntime"]:
+        """The core against in-process simulators (``build_simulators``): credentials minted through their admin
+        APIs, the integration provisioned (custom fields, NetSuite master data), SQLite in a temp file by default."""
+        transports = {name: httpx.ASGITransport(sims[name].asgi) for name in ("salesforce", "netsuite", "psa")}
+        async with httpx.AsyncClient(transport=transports["salesforce"], base_url="https://salesforce.sim") as a:
+            sf_token = (await a.post("/__admin/salesforce/tokens", json={"tenant": sf_tenant})).json()["access_token"]
+            if provision:
+                await provision_salesforce_fields(a, sf_tenant)
+        async with httpx.AsyncClient(transport=transports["netsuite"], base_url="https://netsuite.sim") as a:
+            r = await a.post(f"/__admin/netsuite/accounts/{ns_account}/access-tokens")
+            r.raise_for_status()
+            ns_token = r.json()["access_token"]
+        async with httpx.AsyncClient(transport=transports["psa"], base_url="https://psa.sim") as a:
+            psa_token = (await a.post("/__admin/psa/tokens", json={"account": psa_account})).json()["access_token"]
+        config = VendorConfig(salesforce_url="https://salesforce.sim", salesforce_token=sf_token,
+                              netsuite_url="https://netsuite.sim/services/rest", netsuite_account=ns_account,
+                              netsuite_token=ns_token, psa_url="https://psa.sim/api/v1", psa_token=psa_token,
+                              psa_webhook_secret=webhook_secret, **config_changes)
+        tmp = None
+        if db_url is None:
+            import tempfile
+
+            tmp = tempfile.TemporaryDirectory(prefix="q2c-core-")
+            db_url = f"sqlite:///{tmp.name}/core.sqlite"
+        rt = await asyncio.to_thread(cls.build, config, db_url=db_url, durable=durable, ref=ref,
+                                     transports=transports)
+        try:
+            if provision:
+                await asyncio.to_thread(rt.provision)
+            yield rt
+        finally:
+            await asyncio.to_thread(rt.close)
+            if tmp is not None:
+                tmp.cleanup()
+
+    def provision(self) -> dict[str, Any]:
+        """NetSuite master data for the reference data (idempotent)."""
+        return self.vendors.run(provision_netsuite(self.vendors, self.ref))
+
+    def close(self) -> None:
+        self.vendors.close()
+        self.engine.shutdown()
+
+    # ---- stepping (sync core; the async API below wraps it) -----------------------------------------------------
+    def poll_once_sync(self) -> dict[str, int]:
+        return {"salesforce": self.intake.poll_salesforce(), "psa": self.intake.poll_psa(),
+                "netsuite": self.intake.poll_payments()}
+
+    def run_billing_sync(self, engagement_id: str, period: str) -> Any:
+        wid = self.intake.start_billing(engagement_id, period)
+        return None if wid is None else self.engine.runner.result(wid, timeout=600)
+
+    def run_due_billing_sync(self, period: str | None = None, *, parallel: int = 1) -> list[Any]:
+        pairs = [p for p in self.store.pending_runs() if period is None or p[1] == period]
+        if parallel <= 1:
+            return [self.run_billing_sync(e, p) for e, p in pairs]
+        with ThreadPoolExecutor(parallel) as pool:
+            return list(pool.map(lambda ep: self.run_billing_sync(*ep), pairs))
+
+    def drain_sync(self, timeout: float = 600.0) -> dict[str, int]:
+        deadline = time.monotonic() + timeout
+        counts = {"success": 0, "error": 0, "other": 0}
+        for wid in list(self.intake.started):
+            info = self.engine.runner.status(wid)
+            while info is not None and info.status not in TERMINAL and time.monotonic() < deadline:
+                time.sleep(0.02)
+                info = self.engine.runner.status(wid)
+            key = info.status if info is not None and info.status in counts else "other"
+            counts[key] += 1
+        self.intake.started.clear()
+        return counts
+
+    # ---- the in-process API a scenario runner steps with --------------------------------------------------------
+    async def poll_once(self) -> dict[str, int]:
+        """Pull Salesforce change events, PSA subscribed events and NetSuite payments into the inbox and start
+        (inline: run) their workflows."""
+        return await asyncio.to_thread(self.poll_once_sync)
+
+    async def run_billing(self, engagement_id: str, period: str) -> Any:
+        """One billing run for an engagement and period (``YYYY-MM``); None when nothing is billable."""
+        return await asyncio.to_thread(self.run_billing_sync, engagement_id, period)
+
+    async def run_due_billing(self, period: str | None = None, *, parallel: int = 1) -> list[Any]:
+        """A billing run for every (engagement, period) with staged, unbilled transactions."""
+        return await asyncio.to_thread(self.run_due_billing_sync, period, parallel=parallel)
+
+    async def receive_webhook(self, body: bytes, headers: Mapping[str, str]) -> int:
+        if not self.webhook_secret:
+            raise RuntimeError("no PSA webhook secret configured")
+        return await asyncio.to_thread(self.intake.receive_webhook, body, headers, secret=self.webhook_secret)
+
+    async def drain(self, timeout: float = 600.0) -> dict[str, int]:
+        """Wait until every workflow started so far is finished (a no-op inline)."""
+        return await asyncio.to_thread(self.drain_sync, timeout)
+
+    async def retry_exception(self, item_id: int, *, actor: str = "scenario", reason: str = "retry") -> Any:
+        return await asyncio.to_thread(self.engine.exceptions.retry, item_id, actor=actor, reason=reason)
+
+    async def replay_event(self, inbox_key: str) -> Any:
+        wid = await asyncio.to_thread(self.engine.replay_event, inbox_key)
+        return await asyncio.to_thread(self.engine.runner.result, wid, 600)
+
+    def exceptions(self, *, lot: str | None = None, status: str | None = "open") -> list[Any]:
+        return self.engine.exceptions.list(lot=lot, status=status, limit=1000)
+
+    def events(self, types: list[str] | None = None) -> list[Any]:
+        return self.engine.events.read(0, limit=100_000, types=types)
+
+    # ---- served ------------------------------------------------------------------------------------------------
+    def serve_forever(self, *, poll_interval: float = 2.0, billing: bool = True,
+                      stop: threading.Event | None = None) -> None:
+        stop = stop or threading.Event()
+        while not stop.is_set():
+            try:
+                self.poll_once_sync()
+                if billing:
+                    for e, p in self.store.pending_runs():
+                        self.intake.start_billing(e, p)
+            except Exception as exc:  # noqa: BLE001 - a poll failure must not stop the server; next tick retries
+                print(f"q2c core: poll failed: {type(exc).__name__}: {exc}", flush=True)
+            stop.wait(poll_interval)

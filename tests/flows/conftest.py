@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+import pytest
+
+from simulators.kernel.serving import build_simulators
+
+
+@pytest.fixture
+def sims():
+    return build_simulators(seed=7)
