@@ -213,3 +213,16 @@ def test_soap_login_flow(server):
     with pytest.raises(Exception) as exc:
         Salesforce(username="ops@soaporg.example", password="pw", security_token="WRONG", session=session_for(base))
     assert "INVALID_LOGIN" in str(exc.value)
+
+
+def test_benchmark_cases_replay_to_their_stub(server):
+    from benchmarks.salesforce_cases import prepare
+
+    _, base = server
+    sim_ca = __import__("os").environ["REQUESTS_CA_BUNDLE"]
+    cases = prepare(base, sim_ca)
+    assert [c.method for c in cases] == ["GET", "GET"]
+    with requests.Session() as s:
+        for case in cases:
+            r = s.get(base + case.path, headers=case.headers, timeout=10)
+            assert r.status_code == case.stub.status and r.json() == __import__("json").loads(case.stub.body)
