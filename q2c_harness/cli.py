@@ -2,6 +2,8 @@
 
     q2c sim serve [--seed N] [--faults FILE] [--http] [--host H] [--port-base P] [--endpoints-file PATH] [--only NAME]
     q2c sim tour  [--seed N] [--http]      start every simulator, exercise it through its public and admin API
+    q2c scenario run [NAME ... | --all] [--seed N] [--faults PROFILE] [--in-process | --servers] [--reports DIR]
+    q2c scenario list
 """
 
 from __future__ import annotations
@@ -42,6 +44,21 @@ def _sim_tour(args: argparse.Namespace) -> int:
     return run_tour(seed=args.seed, http=args.http, report=Path(args.report))
 
 
+def _scenario_run(args: argparse.Namespace) -> int:
+    from q2c_harness.harness.cli_scenarios import run_command
+
+    return run_command(names=args.names, all_=args.all, seed=args.seed, faults=args.faults,
+                       mode="servers" if args.servers else "in-process", reports=Path(args.reports))
+
+
+def _scenario_list(args: argparse.Namespace) -> int:
+    from q2c_harness.harness.scenario import available_scenarios, load_scenario
+
+    for name in available_scenarios():
+        print(f"{name:<28} {load_scenario(name).title}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="q2c", description="Quote-to-cash integration core and its harness")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -64,6 +81,21 @@ def build_parser() -> argparse.ArgumentParser:
     tour.add_argument("--http", action="store_true", help="plain HTTP instead of HTTPS")
     tour.add_argument("--report", default="reports/sim-tour.json", help="where the JSON summary is written")
     tour.set_defaults(func=_sim_tour)
+
+    scen = commands.add_parser("scenario", help="the scenario suite").add_subparsers(dest="scenario_command",
+                                                                                      required=True)
+    run = scen.add_parser("run", help="run scenarios end to end and write JUnit XML and an HTML report")
+    run.add_argument("names", nargs="*", metavar="NAME", help="scenario names (scenarios/NAME.yaml) or paths")
+    run.add_argument("--all", action="store_true", help="every scenario in scenarios/")
+    run.add_argument("--seed", type=int, help="override each scenario's seed")
+    run.add_argument("--faults", metavar="PROFILE", help="override the fault profile (scenarios/faults/PROFILE.yaml)")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument("--in-process", action="store_true", help="simulators in-process over ASGI (default)")
+    where.add_argument("--servers", action="store_true", help="simulators behind real HTTPS servers")
+    run.add_argument("--reports", default="reports", help="where reports are written (default reports/)")
+    run.set_defaults(func=_scenario_run)
+    lst = scen.add_parser("list", help="list the scenarios")
+    lst.set_defaults(func=_scenario_list)
     return parser
 
 

@@ -1,0 +1,97 @@
+"""The scenario runner's view of the integration core: a small driver interface, and its adapter onto the flows'
+runtime (`q2c_harness.flows`), in-process (ASGI transports) or against real HTTPS servers.
+
+`CoreDriver` is what steps call for the core's part (poll the vendors' feeds, drain queues, run billing, replay,
+work the exception queue) and what the report asks for (audit trail per correlation id, exceptions, KPIs). A user
+can pass their own driver (`run_scenario(..., core_factory=...)`) to run the same scenarios against another core.
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .invariants import Facts, Violation
+
+if TYPE_CHECKING:
+    from .scenario import Scenario
+    from .steps import EngagementRefs, RunContext
+
+
+class CoreUnavailable(RuntimeError):
+    """The flows runtime is not importable (or lacks what a step needs)."""
+
+
+class CoreDriver:
+    """Defaults: a core that does nothing (vendor-side steps still run; core steps say what is missing)."""
+
+    name = "none"
+
+    async def start(self, ctx: RunContext) -> None: ...
+    async def provisioned(self, ctx: RunContext) -> None: ...
+    async def clock_moved(self, instant: datetime) -> None: ...
+    async def rate_cards_changed(self, ctx: RunContext) -> None: ...
+    async def close(self) -> None: ...
+
+    def _missing(self, what: str) -> CoreUnavailable:
+        return CoreUnavailable(f"the core driver {self.name!r} cannot {what}")
+
+    async def sync(self, ctx: RunContext, rounds: int) -> str:
+        raise self._missing("poll the vendors (sync)")
+
+    async def billing_run(self, ctx: RunContext, step: Any) -> str:
+        raise self._missing("run billing")
+
+    async def replay(self, ctx: RunContext, step: Any) -> str:
+        raise self._missing("replay events")
+
+    async def resolve_exception(self, ctx: RunContext, step: Any) -> str:
+        raise self._missing("resolve exceptions")
+
+    async def sign_change_order(self, ctx: RunContext, refs: EngagementRefs, step: Any) -> str:
+        raise self._missing("take a change order")
+
+    async def receive_payment(self, ctx: RunContext, step: Any) -> str:
+        raise self._missing("receive a payment")
+
+    # -- reads for facts and reports ----------------------------------------------------------------------------
+    async def crm_status(self, ctx: RunContext, refs: EngagementRefs) -> dict[str, Any]:
+        rows = await ctx.vendors.sf_query(f"SELECT Id, StageName FROM Opportunity WHERE Id = '{refs.sf_opportunity}'")
+        return rows[0] if rows else {}
+
+    async def signed_change_orders(self, ctx: RunContext) -> dict[str, list[tuple[int, Decimal, Decimal, date]]]:
+        return {}
+
+    async def extend_facts(self, ctx: RunContext, facts: Facts) -> Facts:
+        return facts
+
+    async def exceptions(self) -> list[dict[str, Any]]:
+        return []
+
+    async def timeline(self) -> dict[str, list[dict[str, Any]]]:
+        return {}
+
+    async def kpis(self) -> dict[str, Any]:
+        return {}
+
+    async def integration_violations(self, ctx: RunContext) -> list[Violation]:
+        return []
+
+
+FLOWS_ADAPTER = "q2c_harness.harness.flows_core:FlowsCore"
+
+
+def default_core_factory(*, scenario: Scenario, sims: dict[str, Any], vendors: Any, mode: str, endpoints: Any,
+                         workdir: Path) -> CoreDriver:
+    """The flows' runtime when it is importable, else a core that does nothing (core steps then fail clearly)."""
+    module, cls = FLOWS_ADAPTER.split(":")
+    try:
+        adapter = getattr(importlib.import_module(module), cls)
+    except ImportError as exc:
+        driver = CoreDriver()
+        driver.name = f"unavailable ({exc})"
+        return driver
+    return adapter(scenario=scenario, sims=sims, vendors=vendors, mode=mode, endpoints=endpoints, workdir=workdir)

@@ -1,0 +1,268 @@
+"""`CoreDriver` over the flows' `CoreRuntime` (q2c_harness.flows.runtime): in-process on ASGI transports, or against
+real HTTPS servers through an endpoints file. Reference data (entities, rate cards, FX, tax) comes from the
+scenario's master data."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from contextlib import AsyncExitStack
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from q2c_harness.canonical import FxPolicy
+
+from .core import CoreDriver
+from .invariants import Violation
+from .steps import ExpectationFailed
+
+TAX_RATES = {"US": Decimal("0"), "GB": Decimal("20"), "IN": Decimal("18"), "DE": Decimal("19"), "FR": Decimal("20")}
+
+
+class FlowsCore(CoreDriver):
+    name = "q2c flows"
+
+    def __init__(self, *, scenario: Any, sims: dict[str, Any], vendors: Any, mode: str, endpoints: Any,
+                 workdir: Path) -> None:
+        self.scenario, self.sims, self.mode, self.endpoints, self.workdir = scenario, sims, mode, endpoints, workdir
+        self.stack = AsyncExitStack()
+        self.rt: Any = None
+        self._vendors = vendors
+
+    # ---- lifecycle ----------------------------------------------------------------------------------------------
+    def _reference(self, ctx: Any) -> Any:
+        from q2c_harness.flows.reference import ReferenceData
+
+        w, sc = ctx.world, self.scenario
+        quotes = [s for s in sc.steps if s.kind == "close_quote"]
+        country_entity = {w.clients[q.client].country: q.entity for q in quotes}
+        for e in w.entities.values():
+            country_entity.setdefault(e.country, e.entity_id)
+        policy = next((q.fx_policy for q in quotes if q.fx_policy), None)
+        fx = FxPolicy(**policy.model_dump()) if policy else FxPolicy(rate_type="corporate", rate_date_rule="work_date")
+        card = next((q.rate_card for q in quotes if q.rate_card), None) or next(iter(w.rate_cards), "")
+        return ReferenceData(legal_entities=dict(w.entities), country_entity=country_entity,
+                             rate_cards=dict(w.rate_cards), default_rate_card=card, fx_policy=fx, fx_rates=w.fx,
+                             tax_rates={k: v for k, v in TAX_RATES.items()})
+
+    async def start(self, ctx: Any) -> None:
+        from q2c_harness.flows.runtime import CoreRuntime
+
+        t = self.scenario.tenants
+        db = f"sqlite:///{self.workdir}/core.sqlite"
+        ref = self._reference(ctx)
+        conc = self.scenario.faults.netsuite_concurrency
+        extra = {"netsuite_concurrency": max(1, conc)} if conc else {}
+        if self.mode == "in-process":
+            self.rt = await self.stack.enter_async_context(CoreRuntime.in_process(
+                self.sims, db_url=db, ref=ref, sf_tenant=t.salesforce, ns_account=t.netsuite, psa_account=t.psa,
+                **extra))
+        else:
+            import httpx
+
+            from q2c_harness.flows.provision import provision_salesforce_fields
+            from q2c_harness.flows.vendors import VendorConfig
+
+            path = self.workdir / "endpoints.json"
+            self.endpoints.write(path)
+            config = VendorConfig.from_endpoints_file(path, sf_tenant=t.salesforce, ns_account=t.netsuite,
+                                                      psa_account=t.psa)
+            if extra:
+                config = config.with_(**extra)
+            async with httpx.AsyncClient(base_url=self.endpoints.base_urls["salesforce"],
+                                         verify=self.endpoints.ca_bundle or True) as admin:
+                await provision_salesforce_fields(admin, t.salesforce)
+            self.rt = await asyncio.to_thread(CoreRuntime.build, config, db_url=db, ref=ref)
+            await asyncio.to_thread(self.rt.provision)
+
+    async def provisioned(self, ctx: Any) -> None:
+        from q2c_harness.flows.provision import ensure_resource
+
+        for pid, uid in ctx.psa_users.items():
+            p = ctx.world.people[pid]
+            first, _, last = p.full_name.partition(" ")
+            await asyncio.to_thread(self.rt.vendors.run, ensure_resource(self.rt.vendors, uid, first=first,
+                                                                         last=last or pid, entity_id=p.entity))
+
+    async def rate_cards_changed(self, ctx: Any) -> None:
+        self.rt.ref.rate_cards.update(ctx.world.rate_cards)  # the billing team publishes the same version
+
+    async def close(self) -> None:
+        if self.rt is not None and self.mode != "in-process":
+            await asyncio.to_thread(self.rt.close)
+        await self.stack.aclose()
+
+    # ---- core steps ---------------------------------------------------------------------------------------------
+    def engagement_id(self, refs: Any) -> str:
+        return f"ENG-{refs.sf_opportunity}"
+
+    async def sync(self, ctx: Any, rounds: int) -> str:
+        total: dict[str, int] = {}
+        for _ in range(rounds):
+            got = await self.rt.poll_once()
+            await self.rt.drain()
+            for k, n in got.items():
+                total[k] = total.get(k, 0) + n
+        for refs in ctx.engagements.values():
+            if refs.workspace is None and refs.sf_opportunity:
+                rows = await ctx.vendors.sf_query(
+                    f"SELECT Id, PSA_Workspace_Id__c FROM Opportunity WHERE Id = '{refs.sf_opportunity}'")
+                refs.workspace = (rows[0].get("PSA_Workspace_Id__c") if rows else None) or None
+        return ", ".join(f"{k} {n}" for k, n in total.items()) + " event(s)"
+
+    async def billing_run(self, ctx: Any, step: Any) -> str:
+        period = step.period_end.isoformat()[:7]
+        names = step.engagements or list(ctx.engagements)
+        posted = []
+        for name in names:
+            refs = ctx.engagements[name]
+            if refs.spec.billing == "fixed_fee" and not await self._has_staged(refs, period):
+                continue
+            res = await self.rt.run_billing(self.engagement_id(refs), period)
+            if res is not None:
+                posted.append(f"{name}:{res.get('invoice_id') if isinstance(res, dict) else res}")
+        await self.rt.drain()
+        return f"period {period}: " + (", ".join(posted) or "nothing to bill")
+
+    async def _has_staged(self, refs: Any, period: str) -> bool:
+        return bool(self.rt.store.staged(self.engagement_id(refs), period))
+
+    async def replay(self, ctx: Any, step: Any) -> str:
+        before = await erp_fingerprint(ctx)
+        events = [e for e in self.rt.engine.inbox.list(limit=100_000) if e.workflow_name]
+        if step.day is not None:
+            events = [e for e in events if e.received_at[:10] == step.day.isoformat()
+                      or str((e.payload or {}).get("created_at", ""))[:10] == step.day.isoformat()] or events
+        for _ in range(step.times):
+            for e in sorted(events, key=lambda e: e.received_at):
+                await self.rt.replay_event(e.key)
+        await self.rt.drain()
+        after = await erp_fingerprint(ctx)
+        if after != before:
+            ctx.__dict__.setdefault("replay_violations", []).append(Violation(
+                "14.replay_idempotent", f"replaying {len(events)} event(s) {step.times}x changed the ERP",
+                before, after, []))
+        return f"replayed {len(events)} event(s) x{step.times}; ERP {'unchanged' if after == before else 'CHANGED'}"
+
+    async def resolve_exception(self, ctx: Any, step: Any) -> str:
+        if step.fix == "accept_milestone" and step.milestone:
+            from .steps import AcceptMilestone, accept_milestone
+
+            await accept_milestone(ctx, AcceptMilestone(engagement=step.engagement, milestone=step.milestone))
+        items = await asyncio.to_thread(self.rt.exceptions)
+        if step.code:
+            items = [i for i in items if i.code == step.code]
+        if len(items) < step.expect_at_least:
+            raise ExpectationFailed(f"expected at least {step.expect_at_least} open exception(s), found {len(items)}")
+        for i in items:
+            await self.rt.retry_exception(i.id, reason=f"scenario {self.scenario.name}")
+        await self.rt.drain()
+        return f"retried {len(items)} exception(s)"
+
+    async def sign_change_order(self, ctx: Any, refs: Any, step: Any) -> str:
+        v = ctx.vendors
+        due = max((m.due for m in step.milestones), default=refs.spec.end)
+        qid = (await v.sf("POST", "/sobjects/SBQQ__Quote__c/", {
+            "SBQQ__Opportunity2__c": refs.sf_opportunity, "SBQQ__Account__c": refs.sf_account,
+            "SBQQ__Primary__c": False, "SBQQ__Type__c": "Amendment", "SBQQ__Status__c": "Draft",
+            "SBQQ__EndDate__c": due.isoformat(), "SBQQ__NetAmount__c": float(step.value_delta),
+            "CurrencyIsoCode": refs.spec.currency}))["id"]
+        await v.sf("PATCH", f"/sobjects/SBQQ__Quote__c/{qid}", {"SBQQ__Status__c": "Accepted"})
+        for m in step.milestones:  # the flow names the change order's milestone "Change order <n>"
+            refs.psa_milestones.pop(m.id, None)
+            refs.milestones[m.id] = refs.milestones[m.id].model_copy(update={"name": f"Change order {step.number}"})
+        return f"amendment quote {qid} accepted (+{step.value_delta})"
+
+    async def receive_payment(self, ctx: Any, step: Any) -> str:
+        """Accounts receivable records the client's payment in NetSuite, applied to the engagement's open invoices."""
+        refs = ctx.engagements[step.engagement]
+        job = await ctx.vendors.ns("GET", f"/job/eid:Q2C-ENGAGEMENT-{self.engagement_id(refs).upper()}")
+        job_id = str(job.json()["id"])
+        rows = await ctx.vendors.suiteql(f"SELECT id, entity, amountremaining FROM invoice WHERE job = {job_id} "
+                                         "ORDER BY id")
+        open_ = [(r["id"], Decimal(str(r.get("amountremaining") or 0)), r["entity"]) for r in rows
+                 if Decimal(str(r.get("amountremaining") or 0)) > 0]
+        if not open_:
+            raise ExpectationFailed(f"engagement {step.engagement} has no open invoice in NetSuite to pay")
+        amount = sum((o[1] for o in open_), Decimal(0)) if step.amount == "full" else Decimal(step.amount)
+        left, apply = amount, []
+        for rid, remaining, _ in open_:
+            take = min(left, remaining)
+            if take > 0:
+                apply.append({"doc": {"id": str(rid)}, "amount": str(take)})
+                left -= take
+        day = (step.day or ctx.now.date()).isoformat()
+        pid = await ctx.vendors.ns_create("customerPayment", {"customer": {"id": str(open_[0][2])},
+                                                              "payment": str(amount), "tranDate": day,
+                                                              "apply": {"items": apply}})
+        return f"payment {pid} of {amount} applied to {len(apply)} invoice(s)"
+
+    # ---- reads --------------------------------------------------------------------------------------------------
+    async def crm_status(self, ctx: Any, refs: Any) -> dict[str, Any]:
+        rows = await ctx.vendors.sf_query(
+            "SELECT Id, StageName, Invoice_Status__c, Invoice_Number__c, Amount_Invoiced__c, Amount_Paid__c, "
+            f"PSA_Workspace_Id__c FROM Opportunity WHERE Id = '{refs.sf_opportunity}'")
+        return rows[0] if rows else {}
+
+    async def signed_change_orders(self, ctx: Any) -> dict[str, list[tuple[int, Decimal, Decimal, date]]]:
+        out: dict[str, list[tuple[int, Decimal, Decimal, date]]] = {}
+        for name, refs in ctx.engagements.items():
+            if not refs.sf_opportunity:
+                continue
+            rows = await ctx.vendors.sf_query(
+                "SELECT Id, SBQQ__NetAmount__c, SBQQ__Status__c, LastModifiedDate FROM SBQQ__Quote__c WHERE "
+                f"SBQQ__Opportunity2__c = '{refs.sf_opportunity}' AND SBQQ__Type__c = 'Amendment'")
+            signed = sorted((r for r in rows if r.get("SBQQ__Status__c") == "Accepted"), key=lambda r: r["Id"])
+            out[name] = [(n, Decimal(str(r["SBQQ__NetAmount__c"])), Decimal(str(r["SBQQ__NetAmount__c"])),
+                          date.fromisoformat(str(r["LastModifiedDate"])[:10])) for n, r in enumerate(signed, 1)]
+        return out
+
+    async def exceptions(self) -> list[dict[str, Any]]:
+        if self.rt is None:
+            return []
+        items = await asyncio.to_thread(self.rt.exceptions, status=None)
+        return [{"id": i.id, "lot": i.lot, "status": i.status, "error": f"{i.error_class} {i.code}: {i.message}",
+                 "correlation_id": i.correlation_id, "owner": i.owner} for i in items]
+
+    async def timeline(self) -> dict[str, list[dict[str, Any]]]:
+        if self.rt is None:
+            return {}
+        out: dict[str, list[dict[str, Any]]] = {}
+        for r in await asyncio.to_thread(self.rt.engine.audit.recent, 100_000):
+            cid = r.correlation_id or "(none)"
+            what = r.operation or r.rule or r.kind
+            out.setdefault(cid, []).append({"at": r.at, "system": r.system or "q2c", "what": what,
+                                            "ref": json.dumps(r.inputs, default=str)[:300],
+                                            "outcome": json.dumps(r.outcome, default=str)[:200]})
+        for events in out.values():
+            events.sort(key=lambda e: e["at"])
+        return out
+
+    async def kpis(self) -> dict[str, Any]:
+        if self.rt is None:
+            return {}
+        counts = await asyncio.to_thread(self.rt.engine.exceptions.counts)
+        return {"exception_queue": counts}
+
+    async def integration_violations(self, ctx: Any) -> list[Violation]:
+        problems = await asyncio.to_thread(self.rt.engine.audit.verify_chain)
+        return [Violation("14.audit_chain", "the audit hash chain does not verify", [], problems, [])] if problems \
+            else []
+
+    async def clock_moved(self, instant: datetime) -> None:
+        """NetSuite access tokens live on the virtual clock: the core gets a fresh one, as its token job would."""
+        if self.rt is None:
+            return
+        token = await self._vendors.mint_netsuite_token()
+        self.rt.vendors.ns.auth.token = token
+
+
+async def erp_fingerprint(ctx: Any) -> list[Any]:
+    """What finance sees in NetSuite: every invoice and time bill with its amounts and lines (via SuiteQL)."""
+    inv = await ctx.vendors.suiteql("SELECT id, externalid, total, memo FROM invoice ORDER BY id")
+    lines = await ctx.vendors.suiteql("SELECT invoice, line, amount FROM invoice_item ORDER BY invoice, line")
+    tb = await ctx.vendors.suiteql("SELECT id, externalid, hours, rate FROM timebill ORDER BY id")
+    pays = await ctx.vendors.suiteql("SELECT id, payment FROM customerpayment ORDER BY id")
+    return [inv, lines, tb, pays]

@@ -1,0 +1,209 @@
+"""Run a scenario end to end: simulators (in-process or real HTTPS servers), master data, faults, steps, then the
+facts read back through the vendors' APIs, the expectations and the invariants.
+
+    result = run_scenario(load_scenario("multi_entity_tm"), mode="in-process")
+    assert result.ok, result.explain()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from simulators.kernel.serving import build_simulators, running_servers
+from simulators.kernel.simulator import Simulator
+
+from . import steps as st
+from .facts import FactBundle, check_expectations, integration_checks, read_facts, selected_invariants
+from .invariants import Violation, check_all
+from .masterdata import build_world
+from .scenario import Scenario
+from .vendors import VendorSession
+
+Mode = Literal["in-process", "servers"]
+Progress = Callable[[str], None]
+
+
+@dataclass
+class StepResult:
+    index: int
+    kind: str
+    label: str
+    seconds: float
+    ok: bool
+    detail: str = ""
+    error: str | None = None
+
+
+@dataclass
+class ScenarioResult:
+    name: str
+    title: str
+    seed: int
+    mode: str
+    fault_profile: str | None
+    seconds: float = 0.0
+    steps: list[StepResult] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+    expectation_failures: list[str] = field(default_factory=list)
+    error: str | None = None
+    facts: FactBundle | None = None
+    faults: dict[str, dict[str, int]] = field(default_factory=dict)  # simulator -> rule -> injected
+    kpis: dict[str, Any] = field(default_factory=dict)
+    timeline: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # correlation id -> events
+    snapshots: dict[str, Any] = field(default_factory=dict)
+    exceptions: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.violations and not self.expectation_failures
+
+    def explain(self) -> str:
+        lines = [f"scenario {self.name} (seed {self.seed}, {self.mode}): {'PASS' if self.ok else 'FAIL'}"]
+        if self.error:
+            lines.append(f"  error: {self.error}")
+        for f in self.expectation_failures:
+            lines.append(f"  expectation: {f}")
+        for v in self.violations:
+            lines.append(f"  invariant {v.invariant}: {v.message}")
+            lines.append(f"      expected: {v.expected}")
+            lines.append(f"      actual:   {v.actual}")
+            trail = self.trail_for(v.refs)
+            if trail:
+                lines.append(f"      trail:    {trail}")
+        return "\n".join(lines)
+
+    def trail_for(self, refs: list[str]) -> str:
+        """The correlation ids whose timeline mentions one of the refs, with the systems they touched."""
+        hits = []
+        for cid, events in self.timeline.items():
+            text = " ".join(str(e.get("what", "")) + " " + str(e.get("ref", "")) for e in events)
+            if any(r and str(r) in text for r in refs):
+                systems = sorted({e["system"] for e in events if e.get("system")})
+                hits.append(f"{cid} [{' -> '.join(systems)}]")
+        return "; ".join(hits[:3])
+
+
+async def run_async(scenario: Scenario, *, mode: Mode = "in-process", endpoints: Any = None,
+                    sims: dict[str, Simulator] | None = None, progress: Progress | None = None,
+                    core_factory: Callable[..., Any] | None = None, workdir: Path | None = None,
+                    keep_snapshots: bool = False) -> ScenarioResult:
+    from .core import default_core_factory
+
+    say = progress or (lambda _m: None)
+    result = ScenarioResult(scenario.name, scenario.title, scenario.seed, mode, scenario.faults.profile)
+    started = time.perf_counter()
+    assert sims is not None
+    tenants = scenario.tenants.model_dump()
+    vendors = (VendorSession.in_process(sims, tenants) if mode == "in-process"
+               else VendorSession.over_network(endpoints.base_urls, endpoints.ca_bundle, tenants))
+    workdir = workdir or Path(tempfile.mkdtemp(prefix=f"q2c-{scenario.name}-"))
+    core = (core_factory or default_core_factory)(scenario=scenario, sims=sims, vendors=vendors, mode=mode,
+                                                  endpoints=endpoints, workdir=workdir)
+    world = build_world(scenario)
+    start = scenario.start if scenario.start.tzinfo else scenario.start.replace(tzinfo=timezone.utc)
+    ctx = st.RunContext(scenario, world, vendors, core, start)
+    try:
+        # the org's sessions outlive the scenario's virtual month(s); the currencies it sells in are enabled
+        currencies = sorted({c.billing_currency for c in world.clients.values()}
+                            | {e.functional_currency for e in world.entities.values()} | {"USD"})
+        r = await vendors.clients["salesforce"].patch(f"/__admin/salesforce/orgs/{tenants['salesforce']}", json={
+            "session_seconds": 2 * 365 * 86400, "currencies": currencies})
+        r.raise_for_status()
+        await vendors.login()
+        for system in vendors.clients:
+            await vendors.admin(system).set_seed(scenario.seed)
+        await st.set_clock(ctx, start)
+        t0 = time.perf_counter()
+        await core.start(ctx)
+        await st.provision(ctx)
+        rules = st.fault_rules(scenario.faults.profile, scenario.faults.rules)
+        if scenario.faults.netsuite_concurrency:
+            await vendors.call("netsuite", "PUT", f"/__admin/netsuite/accounts/{tenants['netsuite']}/concurrency",
+                               json={"limit": scenario.faults.netsuite_concurrency})
+        await st.apply_faults(ctx, rules, scenario.seed)
+        result.steps.append(StepResult(0, "setup", f"master data and {len(rules)} fault rule(s)",
+                                       time.perf_counter() - t0, True))
+        say(f"  [ 0] setup{'':<40} {time.perf_counter() - t0:6.2f}s ok")
+        for i, step in enumerate(scenario.steps, start=1):
+            label = st.describe(step)
+            t = time.perf_counter()
+            try:
+                detail = await st.EXECUTORS[step.kind](ctx, step)
+                sr = StepResult(i, step.kind, label, time.perf_counter() - t, True, detail or "")
+            except Exception as exc:  # a failing step fails the scenario, with its cause
+                sr = StepResult(i, step.kind, label, time.perf_counter() - t, False,
+                                error=f"{type(exc).__name__}: {exc}")
+                result.error = f"step {i} {label}: {type(exc).__name__}: {exc}"
+                result.error += "\n" + "".join(traceback.format_exception(exc)[-3:])
+            result.steps.append(sr)
+            say(f"  [{i:2}] {label[:44]:<45} {sr.seconds:6.2f}s {'ok' if sr.ok else 'FAIL'}"
+                + (f"  {sr.detail}" if sr.detail and sr.ok else f"  {sr.error}" if sr.error else ""))
+            if not sr.ok:
+                break
+        # outcome: facts read back through the vendors' APIs, as finance would
+        await st.apply_faults(ctx, [], scenario.seed)  # the checker reads without faults
+        t = time.perf_counter()
+        facts = await read_facts(ctx)
+        result.facts = facts
+        if result.error is None:
+            result.expectation_failures = check_expectations(ctx, facts, scenario.expect)
+            wanted = selected_invariants(scenario)
+            result.violations = [v for v in check_all(facts.facts) if v.invariant in wanted]
+            result.violations += [v for v in await integration_checks(ctx, facts) if v.invariant in wanted]
+        result.steps.append(StepResult(len(scenario.steps) + 1, "check", "read back facts, expectations, invariants",
+                                       time.perf_counter() - t, result.ok))
+        await _collect(ctx, result, keep_snapshots)
+    except Exception as exc:
+        result.error = result.error or f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_exception(exc)[-4:])
+    finally:
+        try:
+            await core.close()
+        finally:
+            await vendors.aclose()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+async def _collect(ctx: st.RunContext, result: ScenarioResult, keep_snapshots: bool) -> None:
+    """Faults injected (from each simulator's journal), the timeline per correlation id, KPIs, snapshots."""
+    for system in ctx.vendors.clients:
+        admin = ctx.vendors.admin(system)
+        counts: dict[str, int] = {}
+        for e in await admin.requests():
+            if e.get("fault"):
+                counts[e["fault"]] = counts.get(e["fault"], 0) + 1
+            if e.get("quota"):
+                key = f"quota:{e['quota']}"
+                counts[key] = counts.get(key, 0) + 1
+        result.faults[system] = counts
+        if keep_snapshots:
+            result.snapshots[system] = await admin.snapshot()
+    result.timeline = await ctx.core.timeline()
+    result.exceptions = await ctx.core.exceptions()
+    result.kpis = await ctx.core.kpis()
+    facts = result.facts
+    if facts is not None:
+        result.kpis.update(facts.kpis())
+
+
+def run_scenario(scenario: Scenario, *, mode: Mode = "in-process", progress: Progress | None = None,
+                 core_factory: Callable[..., Any] | None = None, tls_dir: str | Path | None = None,
+                 keep_snapshots: bool = False, workdir: Path | None = None) -> ScenarioResult:
+    """Build fresh simulators for the scenario's seed and run it (in-process, or behind real HTTPS servers)."""
+    sims = build_simulators(seed=scenario.seed)
+    with ExitStack() as stack:
+        endpoints = None
+        if mode == "servers":
+            tls = tls_dir or stack.enter_context(tempfile.TemporaryDirectory(prefix="q2c-tls-"))
+            endpoints = stack.enter_context(running_servers(sims, tls_dir=tls))
+        return asyncio.run(run_async(scenario, mode=mode, endpoints=endpoints, sims=sims, progress=progress,
+                                     core_factory=core_factory, keep_snapshots=keep_snapshots, workdir=workdir))

@@ -1,0 +1,354 @@
+"""What each scenario step does. Vendor-side steps act through the vendors' public APIs as the people would (sales
+in Salesforce, the delivery team in the PSA, accounts receivable in NetSuite); core-side steps call the core's
+runtime (`core.CoreDriver`). `provision` loads a scenario's master data into the vendors before the first step.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from q2c_harness.canonical import Milestone
+
+from . import scenario as sc
+from .masterdata import World
+from .vendors import VendorSession, cents, psa_first
+
+if TYPE_CHECKING:
+    from .core import CoreDriver
+
+UTC = timezone.utc
+
+
+class ExpectationFailed(AssertionError):
+    pass
+
+
+@dataclass
+class EngagementRefs:
+    spec: sc.CloseQuote
+    sf_account: str | None = None
+    sf_opportunity: str | None = None
+    sf_quote: str | None = None
+    workspace: str | None = None
+    milestones: dict[str, Milestone] = field(default_factory=dict)  # scenario id -> canonical (planned)
+    psa_milestones: dict[str, str] = field(default_factory=dict)  # scenario id -> PSA billing_milestone id
+    change_orders: list[sc.SignChangeOrder] = field(default_factory=list)
+
+
+@dataclass
+class RunContext:
+    scenario: sc.Scenario
+    world: World
+    vendors: VendorSession
+    core: CoreDriver
+    now: datetime
+    engagements: dict[str, EngagementRefs] = field(default_factory=dict)
+    psa_users: dict[str, str] = field(default_factory=dict)  # person -> PSA user id
+    psa_roles: dict[str, str] = field(default_factory=dict)  # role name -> PSA role id
+    psa_rate_cards: dict[str, str] = field(default_factory=dict)
+    ns_ids: dict[str, dict[str, str]] = field(default_factory=dict)  # record type -> key -> internal id
+    pm_user: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def workspace(self, engagement: str) -> str:
+        ws = self.engagements[engagement].workspace
+        if ws is None:
+            raise ExpectationFailed(f"engagement {engagement} has no PSA workspace yet: did the core create the "
+                                    f"project (a sync step after close_quote)?")
+        return ws
+
+
+# ---- master data ------------------------------------------------------------------------------------------------
+async def provision(ctx: RunContext) -> None:
+    """Master data into the vendors, as each firm's admins would have set it up (idempotent per tenant)."""
+    v, w = ctx.vendors, ctx.world
+    # PSA: roles, people, rate cards with their versions, a project manager
+    roles = sorted({p.role for p in w.people.values()} | {r.role for c in w.rate_cards.values() for x in c.versions
+                                                            for r in x.rates})
+    for role in roles:
+        ctx.psa_roles[role] = psa_first(await v.psa("POST", "roles.json", {"role": {"name": role}}))["id"]
+    pm = await v.psa("POST", "users.json", {"user": {"full_name": "Project Manager", "email_address":
+                                                     "pm@example.com", "region": "GLOBAL"}})
+    ctx.pm_user = psa_first(pm)["id"]
+    for p in w.people.values():
+        body = {"user": {"full_name": p.full_name, "email_address": p.email, "role_id": int(ctx.psa_roles[p.role]),
+                         "region": p.region, "legal_entity": p.entity}}
+        ctx.psa_users[p.id] = psa_first(await v.psa("POST", "users.json", body))["id"]
+    for card in w.rate_cards.values():
+        currency = card.versions[0].currency
+        rc = psa_first(await v.psa("POST", "rate_cards.json", {"rate_card": {"title": card.rate_card_id,
+                                                                             "currency": currency}}))
+        ctx.psa_rate_cards[card.rate_card_id] = rc["id"]
+        for version in card.versions:
+            await _publish_psa_version(ctx, card.rate_card_id, version.effective_from,
+                                       [(r.role, r.region, r.rate) for r in version.rates])
+    await ctx.core.provisioned(ctx)
+
+
+async def _publish_psa_version(ctx: RunContext, card_id: str, effective: date,
+                               rates: list[tuple[str, str, Decimal]]) -> None:
+    body = {"rate_card_version": {"rate_card_id": int(ctx.psa_rate_cards[card_id]), "effective_date":
+                                  effective.isoformat(),
+                                  "rates": [{"role_id": int(ctx.psa_roles[role]), "region": region,
+                                             "rate_in_cents": cents(rate)} for role, region, rate in rates]}}
+    await ctx.vendors.psa("POST", "rate_card_versions.json", body)
+
+
+# ---- clock ------------------------------------------------------------------------------------------------------
+async def set_clock(ctx: RunContext, instant: datetime) -> None:
+    for system in ctx.vendors.clients:
+        await ctx.vendors.admin(system).set_clock(instant, freeze=True)
+    ctx.now = instant
+    await ctx.vendors.mint_netsuite_token()
+    await ctx.core.clock_moved(instant)
+
+
+def month_end(now: datetime) -> datetime:
+    last = calendar.monthrange(now.year, now.month)[1]
+    return datetime(now.year, now.month, last, 23, 55, tzinfo=UTC)
+
+
+async def advance_clock(ctx: RunContext, st: sc.AdvanceClock) -> str:
+    if st.by_seconds is not None:
+        target = ctx.now + timedelta(seconds=st.by_seconds)
+    elif st.to == "month_end":
+        target = month_end(ctx.now)
+    elif isinstance(st.to, datetime):
+        target = st.to if st.to.tzinfo else st.to.replace(tzinfo=UTC)
+    else:
+        target = datetime.combine(st.to, time(18, 0), tzinfo=UTC)  # type: ignore[arg-type]
+    if target < ctx.now:
+        raise ExpectationFailed(f"advance_clock goes backwards: {target.isoformat()} < {ctx.now.isoformat()}")
+    await set_clock(ctx, target)
+    return f"clock {target.isoformat()}"
+
+
+# ---- faults -----------------------------------------------------------------------------------------------------
+def fault_rules(profile: str | None, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if profile:
+        out += sc.load_fault_profile(profile).get("faults", [])
+    return out + list(rules)
+
+
+async def apply_faults(ctx: RunContext, rules: list[dict[str, Any]], seed: int) -> int:
+    by_sim: dict[str, list[dict[str, Any]]] = {name: [] for name in ctx.vendors.clients}
+    for i, rule in enumerate(rules):
+        rule = {"id": rule.get("id", f"rule-{i}"), **rule}
+        targets = [rule["simulator"]] if rule.get("simulator") else list(by_sim)
+        for t in targets:
+            if t in by_sim:
+                by_sim[t].append(rule)
+    for name, rs in by_sim.items():
+        await ctx.vendors.admin(name).load_faults({"seed": seed, "faults": rs})
+    return len(rules)
+
+
+async def set_faults(ctx: RunContext, st: sc.SetFaults) -> str:
+    n = await apply_faults(ctx, fault_rules(st.profile, st.rules), ctx.scenario.seed)
+    return f"{n} fault rule(s)"
+
+
+# ---- delivery team (PSA) ----------------------------------------------------------------------------------------
+def _persons(value: str | list[str] | None, refs: EngagementRefs) -> list[str]:
+    if value is None:
+        return [m if isinstance(m, str) else m.person for m in refs.spec.team]
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _weekdays(start: date, end: date) -> list[date]:
+    days, d = [], start
+    while d <= end:
+        if d.weekday() < 5:
+            days.append(d)
+        d += timedelta(days=1)
+    return days
+
+
+async def log_time(ctx: RunContext, st: sc.LogTime) -> str:
+    ws = ctx.workspace(st.engagement)
+    lines = st.entries or [sc.TimeLine(day=d, hours=st.hours, billable=st.billable) for d in _weekdays(*st.every_weekday)]  # type: ignore[misc]
+    n = 0
+    for person in _persons(st.person, ctx.engagements[st.engagement]):
+        user = ctx.psa_users[person]
+        for line in lines:
+            entry: dict[str, Any] = {"workspace_id": int(ws), "date_performed": line.day.isoformat(),
+                                     "time_in_minutes": int(line.hours * 60)}
+            if line.billable is not None:
+                entry["billable"] = line.billable
+            if line.notes:
+                entry["notes"] = line.notes
+            if line.rate is not None:
+                entry["rate_in_cents"] = cents(line.rate)
+            await ctx.vendors.psa("POST", "time_entries.json", {"time_entry": entry}, user=user)
+            n += 1
+    return f"{n} time entries"
+
+
+async def approve_time(ctx: RunContext, st: sc.ApproveTime) -> str:
+    ws = ctx.workspace(st.engagement)
+    subs = []
+    for person in _persons(st.person, ctx.engagements[st.engagement]):
+        body = {"timesheet_submission": {"start_date": st.period[0].isoformat(), "end_date": st.period[1].isoformat(),
+                                         "workspace_id": int(ws)}}
+        subs.append(psa_first(await ctx.vendors.psa("POST", "timesheet_submissions.json", body,
+                                                    user=ctx.psa_users[person]))["id"])
+    verb = "reject" if st.reject else "approve"
+    for sid in subs:
+        await ctx.vendors.psa("PUT", f"timesheet_submissions/{sid}/{verb}.json", user=ctx.pm_user)
+    return f"{len(subs)} timesheet(s) {verb}d"
+
+
+async def file_expense(ctx: RunContext, st: sc.FileExpense) -> str:
+    ws = ctx.workspace(st.engagement)
+    exp: dict[str, Any] = {"workspace_id": int(ws), "date": st.day.isoformat(), "category": st.category,
+                           "amount_in_cents": cents(st.amount), "billable": st.billable}
+    if st.currency:
+        exp["currency"] = st.currency
+    rec = psa_first(await ctx.vendors.psa("POST", "expenses.json", {"expense": exp}, user=ctx.psa_users[st.person]))
+    return f"expense {rec['id']} {st.amount} {rec.get('currency')}"
+
+
+async def approve_expenses(ctx: RunContext, st: sc.ApproveExpenses) -> str:
+    ws = ctx.workspace(st.engagement)
+    sub = psa_first(await ctx.vendors.psa("POST", "expense_report_submissions.json",
+                                          {"expense_report_submission": {"workspace_id": int(ws)}},
+                                          user=ctx.psa_users[st.person]))
+    verb = "reject" if st.reject else "approve"
+    await ctx.vendors.psa("PUT", f"expense_report_submissions/{sub['id']}/{verb}.json", user=ctx.pm_user)
+    return f"expense report {sub['id']} {verb}d"
+
+
+async def _milestone_id(ctx: RunContext, engagement: str, milestone: str) -> str:
+    refs = ctx.engagements[engagement]
+    if milestone in refs.psa_milestones:
+        return refs.psa_milestones[milestone]
+    ws = ctx.workspace(engagement)
+    name = refs.milestones[milestone].name if milestone in refs.milestones else milestone
+    for rec in await ctx.vendors.psa_all("billing_milestones", {"workspace_id": ws}):
+        if rec["title"] == name:
+            refs.psa_milestones[milestone] = rec["id"]
+            return rec["id"]
+    raise ExpectationFailed(f"engagement {engagement}: no PSA billing milestone titled {name!r} (did the core create "
+                            f"the billing plan's milestones?)")
+
+
+async def accept_milestone(ctx: RunContext, st: sc.AcceptMilestone) -> str:
+    mid = await _milestone_id(ctx, st.engagement, st.milestone)
+    await ctx.vendors.psa("PUT", f"billing_milestones/{mid}/accept.json", user=ctx.pm_user)
+    return f"milestone {st.milestone} (PSA {mid}) accepted"
+
+
+async def reject_milestone(ctx: RunContext, st: sc.RejectMilestone) -> str:
+    mid = await _milestone_id(ctx, st.engagement, st.milestone)
+    await ctx.vendors.psa("PUT", f"billing_milestones/{mid}/reject.json", {"reason": st.reason}, user=ctx.pm_user)
+    return f"milestone {st.milestone} (PSA {mid}) rejected: {st.reason}"
+
+
+async def publish_rate_card_version(ctx: RunContext, st: sc.PublishRateCardVersion) -> str:
+    v = st.version
+    await _publish_psa_version(ctx, st.rate_card, v.effective_from, [(r.role, r.region, r.rate) for r in v.rates])
+    ctx.world.add_rate_card_version(st.rate_card, v)
+    await ctx.core.rate_cards_changed(ctx)
+    return f"rate card {st.rate_card} v{v.version} from {v.effective_from}"
+
+
+# ---- sales (Salesforce) -----------------------------------------------------------------------------------------
+async def close_quote(ctx: RunContext, st: sc.CloseQuote) -> str:
+    """Sales: the Account, an Opportunity with its primary CPQ quote and lines, then Closed Won."""
+    refs = EngagementRefs(spec=st)
+    ctx.engagements[st.engagement] = refs
+    for m in st.milestones:
+        refs.milestones[m.id] = Milestone(correlation_id=f"scenario-{st.engagement}", milestone_id=m.id,
+                                          sow_id=st.engagement, name=m.name, amount=m.amount, due_date=m.due)
+    v, client = ctx.vendors, ctx.world.clients[st.client]
+    existing = [e for e in ctx.engagements.values() if e.spec.client == st.client and e.sf_account]
+    if existing:
+        refs.sf_account = existing[0].sf_account
+    else:
+        acc = {"Name": client.name, "BillingCountry": client.country, "CurrencyIsoCode": client.billing_currency}
+        if client.vat_id:
+            acc["VAT_Number__c"] = client.vat_id
+        refs.sf_account = (await v.sf("POST", "/sobjects/Account/", acc))["id"]
+    name = st.name or f"{client.name} - {st.engagement}"
+    refs.sf_opportunity = (await v.sf("POST", "/sobjects/Opportunity/", {
+        "Name": name[:120], "AccountId": refs.sf_account, "StageName": "Negotiation/Review",
+        "CloseDate": ctx.now.date().isoformat(), "Amount": float(st.value), "CurrencyIsoCode": st.currency}))["id"]
+    refs.sf_quote = (await v.sf("POST", "/sobjects/SBQQ__Quote__c/", {
+        "SBQQ__Opportunity2__c": refs.sf_opportunity, "SBQQ__Account__c": refs.sf_account, "SBQQ__Primary__c": True,
+        "SBQQ__Status__c": "Approved", "SBQQ__StartDate__c": st.start.isoformat(),
+        "SBQQ__EndDate__c": st.end.isoformat(), "SBQQ__NetAmount__c": float(st.value),
+        "CurrencyIsoCode": st.currency}))["id"]
+    if st.billing == "fixed_fee":
+        lines = [{"SBQQ__Description__c": m.name, "SBQQ__Quantity__c": 1, "SBQQ__NetPrice__c": float(m.amount),
+                  "SBQQ__NetTotal__c": float(m.amount), "SBQQ__ChargeType__c": "One-Time",
+                  "SBQQ__EndDate__c": m.due.isoformat()} for m in st.milestones]
+    else:
+        lines = [{"SBQQ__Description__c": f"{name} professional services"[:255], "SBQQ__Quantity__c": 1,
+                  "SBQQ__NetPrice__c": float(st.value), "SBQQ__NetTotal__c": float(st.value),
+                  "SBQQ__ChargeType__c": "Usage", "SBQQ__StartDate__c": st.start.isoformat(),
+                  "SBQQ__EndDate__c": st.end.isoformat()}]
+    for line in lines:
+        await v.sf("POST", "/sobjects/SBQQ__QuoteLine__c/", {"SBQQ__Quote__c": refs.sf_quote, **line})
+    await v.sf("PATCH", f"/sobjects/Opportunity/{refs.sf_opportunity}", {"StageName": "Closed Won"})
+    return f"opportunity {refs.sf_opportunity} Closed Won, quote {refs.sf_quote} ({len(lines)} line(s))"
+
+
+async def sign_change_order(ctx: RunContext, st: sc.SignChangeOrder) -> str:
+    refs = ctx.engagements[st.engagement]
+    refs.change_orders.append(st)
+    for m in st.milestones:
+        refs.milestones[m.id] = Milestone(correlation_id=f"scenario-{st.engagement}", milestone_id=m.id,
+                                          sow_id=st.engagement, name=m.name, amount=m.amount, due_date=m.due)
+    return await ctx.core.sign_change_order(ctx, refs, st)
+
+
+async def receive_payment(ctx: RunContext, st: sc.ReceivePayment) -> str:
+    return await ctx.core.receive_payment(ctx, st)
+
+
+# ---- the core ---------------------------------------------------------------------------------------------------
+async def sync(ctx: RunContext, st: sc.Sync) -> str:
+    return await ctx.core.sync(ctx, st.rounds)
+
+
+async def billing_run(ctx: RunContext, st: sc.BillingRun) -> str:
+    return await ctx.core.billing_run(ctx, st)
+
+
+async def replay(ctx: RunContext, st: sc.Replay) -> str:
+    return await ctx.core.replay(ctx, st)
+
+
+async def resolve_exception(ctx: RunContext, st: sc.ResolveException) -> str:
+    return await ctx.core.resolve_exception(ctx, st)
+
+
+async def expect(ctx: RunContext, st: sc.Expect) -> str:
+    from .facts import check_expectations, read_facts
+
+    bundle = await read_facts(ctx)
+    failures = check_expectations(ctx, bundle, sc.Expectations(invoices=st.invoices, exceptions=st.exceptions))
+    if failures:
+        raise ExpectationFailed("; ".join(failures))
+    return "expectations hold"
+
+
+EXECUTORS = {
+    "close_quote": close_quote, "log_time": log_time, "approve_time": approve_time, "file_expense": file_expense,
+    "approve_expenses": approve_expenses, "accept_milestone": accept_milestone, "reject_milestone": reject_milestone,
+    "sign_change_order": sign_change_order, "publish_rate_card_version": publish_rate_card_version,
+    "advance_clock": advance_clock, "sync": sync, "billing_run": billing_run, "receive_payment": receive_payment,
+    "replay": replay, "resolve_exception": resolve_exception, "set_faults": set_faults, "expect": expect,
+}
+assert set(EXECUTORS) == set(sc.STEP_KINDS)
+
+
+def describe(st: Any) -> str:
+    data = st.model_dump(exclude={"kind"}, exclude_defaults=True, mode="json")
+    short = ", ".join(f"{k}={v}" for k, v in data.items() if not isinstance(v, (list, dict)))
+    return f"{st.kind}({short})"
