@@ -43,15 +43,16 @@ def apply(ctx: FlowContext, quote: dict[str, Any], cid: str) -> dict[str, Any]:
     delta = to_decimal(quote.get("SBQQ__NetAmount__c") or 0, what="SBQQ__NetAmount__c", system="salesforce")
     co = ChangeOrder(correlation_id=cid, xref={"salesforce": quote["Id"]}, change_order_id=co_id, sow_id=sow.sow_id,
                      number=len(data["change_orders"]) + 1, value_delta=delta, budget_delta=delta,
-                     approval_state="approved")
+                     approval_state="approved", asc606_classification="prospective")
     new_sow = apply_change_order(sow, co)
     plan = new_sow.billing_plan
     if plan.kind == "time_and_materials" and plan.not_to_exceed is not None:
         plan = plan.model_copy(update={"not_to_exceed": plan.not_to_exceed + delta})
     elif plan.kind == "fixed_fee":
         due = quote.get("SBQQ__EndDate__c") or (plan.milestones[-1].due_date.isoformat() if plan.milestones else None)
-        ms = Milestone(correlation_id=cid, xref={"salesforce": quote["Id"]}, milestone_id=f"{sow.sow_id}-{co_id}",
-                       sow_id=sow.sow_id, name=f"Change order {co.number}", amount=delta, due_date=due)
+        ms = load(Milestone, {"correlation_id": cid, "xref": {"salesforce": quote["Id"]},
+                              "milestone_id": f"{sow.sow_id}-{co_id}", "sow_id": sow.sow_id,
+                              "name": f"Change order {co.number}", "amount": str(delta), "due_date": due})
         plan = plan.model_copy(update={"fee": plan.fee + delta, "milestones": [*plan.milestones, ms]})
     new_sow = new_sow.model_copy(update={"billing_plan": plan})
     entry = {"change_order_id": co_id, "number": co.number, "value_delta": str(delta), "budget_delta": str(delta),
