@@ -2,6 +2,8 @@
 
     q2c sim serve [--seed N] [--faults FILE] [--http] [--host H] [--port-base P] [--endpoints-file PATH] [--only NAME]
     q2c sim tour  [--seed N] [--http]      start every simulator, exercise it through its public and admin API
+    q2c core serve [--endpoints-file F] [--db-url URL]   ops API + intake pollers + workers
+    q2c core worker [--endpoints-file F] [--db-url URL]  an additional worker
     q2c scenario run [NAME ... | --all] [--seed N] [--faults PROFILE] [--in-process | --servers] [--reports DIR]
     q2c scenario list
 """
@@ -59,6 +61,53 @@ def _scenario_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _core_runtime(args: argparse.Namespace, *, executor_id: str | None = None):
+    from q2c_harness.flows.runtime import CoreRuntime
+
+    return CoreRuntime.from_config(endpoints_file=args.endpoints_file, db_url=args.db_url, durable=True,
+                                   executor_id=executor_id, worker_concurrency=args.concurrency)
+
+
+def _core_serve(args: argparse.Namespace) -> int:
+    import threading
+
+    import uvicorn
+
+    from q2c_harness.ops.app import create_ops_app
+
+    core = _core_runtime(args)
+    if args.provision:
+        core.provision()
+    server = uvicorn.Server(uvicorn.Config(create_ops_app(core.engine), host=args.host, port=args.port,
+                                           log_level="warning"))
+    threading.Thread(target=server.run, name="q2c-ops", daemon=True).start()
+    print(f"q2c core: ops API on http://{args.host}:{args.port}  database {core.engine.url}", flush=True)
+    stop = threading.Event()
+    try:
+        core.serve_forever(poll_interval=args.poll_interval, stop=stop)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.should_exit = True
+        core.close()
+    return 0
+
+
+def _core_worker(args: argparse.Namespace) -> int:
+    import os
+    import threading
+
+    core = _core_runtime(args, executor_id=args.executor_id or f"worker-{os.getpid()}")
+    print(f"q2c core worker: executing queued workflows from {core.engine.url}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        core.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="q2c", description="Quote-to-cash integration core and its harness")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -96,6 +145,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_scenario_run)
     lst = scen.add_parser("list", help="list the scenarios")
     lst.set_defaults(func=_scenario_list)
+
+    core = commands.add_parser("core", help="the integration core").add_subparsers(dest="core_command", required=True)
+    for name, fn, text in (("serve", _core_serve, "ops API + intake pollers + billing scheduler + workers"),
+                           ("worker", _core_worker, "an additional worker (several share the work on PostgreSQL)")):
+        c = core.add_parser(name, help=text)
+        c.add_argument("--endpoints-file", metavar="PATH",
+                       help="vendor URLs from `q2c sim serve --endpoints-file` (else Q2C_* environment variables)")
+        c.add_argument("--db-url", default=None, help="SQLite file (default) or a PostgreSQL URL (Q2C_DATABASE_URL)")
+        c.add_argument("--concurrency", type=int, default=8, help="workflows run at once by this process")
+        if name == "serve":
+            c.add_argument("--host", default="127.0.0.1")
+            c.add_argument("--port", type=int, default=8480)
+            c.add_argument("--poll-interval", type=float, default=2.0)
+            c.add_argument("--provision", action="store_true", help="create NetSuite master data first")
+        else:
+            c.add_argument("--executor-id", default=None)
+        c.set_defaults(func=fn)
     return parser
 
 
