@@ -7,7 +7,7 @@ import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import FastAPI, HTTPException, Path, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
 
 from simulators.kernel.admin import TENANT_PATTERN
@@ -16,7 +16,6 @@ from . import ids, soql
 from .auth import base_url
 from .exceptions import SalesforceError
 from .models import SalesforceBackend
-from .schema import FIELD_TYPES
 
 if TYPE_CHECKING:
     from .simulator import SalesforceSimulator

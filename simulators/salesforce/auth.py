@@ -23,7 +23,6 @@ from starlette.responses import Response
 
 from simulators.kernel.admin import TENANT_PATTERN
 
-from .exceptions import InvalidSession
 from .models import SalesforceBackend
 from .responses import Json, soap_fault, soap_login_response
 

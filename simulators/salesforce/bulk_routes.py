@@ -8,7 +8,6 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from . import bulk
-from .exceptions import NotFound
 from .responses import Json
 
 if TYPE_CHECKING:

@@ -6,27 +6,21 @@ backend (models.py), render (responses.py). Errors are `SalesforceError`s turned
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import secrets
-import time
-import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, unquote_plus, urlsplit
+from urllib.parse import unquote, unquote_plus
 
-import jwt
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from . import bulk, ids, soql
-from .exceptions import (InvalidSession, JsonParserError, MalformedQuery, NotFound, SalesforceError,
-                         method_not_allowed)
-from .models import QUERY_BATCH, SalesforceBackend, change_event_name
-from .responses import Json, error_from, error_list, record_body, save_result, soap_fault, soap_login_response
+from . import soql
+from .exceptions import JsonParserError, NotFound, SalesforceError, method_not_allowed
+from .models import QUERY_BATCH, SalesforceBackend
+from .responses import Json, error_from, error_list, record_body, save_result
 from .schema import describe_object
 
 if TYPE_CHECKING:
@@ -114,13 +108,6 @@ def _bool(value: str | None) -> bool:
     return (value or "").lower() == "true"
 
 
-_REF = re.compile(r"@\{([^}]+)\}")
-
-
-class _Rollback(Exception):
-    pass
-
-
 def build_routes(sim: SalesforceSimulator) -> FastAPI:
     app = FastAPI(title="Salesforce REST API (q2c-harness simulator)", version="62.0", docs_url=None, redoc_url=None)
     app.openapi = lambda: _versions_enum(app, sim)  # type: ignore[method-assign]
@@ -133,7 +120,7 @@ def build_routes(sim: SalesforceSimulator) -> FastAPI:
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "path", "header"))
-        code = "MALFORMED_QUERY" if where == "q" else "INVALID_QUERY_FILTER_OPERATOR" if False else "BAD_REQUEST"
+        code = "MALFORMED_QUERY" if where == "q" else "BAD_REQUEST"
         return error_list(400, code, f"{where or 'request'}: {first.get('msg', 'invalid request')}")
 
     @app.exception_handler(StarletteHTTPException)

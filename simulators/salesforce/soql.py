@@ -10,7 +10,6 @@ with the row and column marker.
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
