@@ -11,11 +11,24 @@ from simulators.psa import PsaSimulator, mint_token
 ACCOUNT = "acme"
 
 
-@pytest.fixture
-def sim() -> PsaSimulator:
-    s = PsaSimulator(seed=7)
+_SHARED: list[PsaSimulator] = []
+
+
+def fresh_sim(seed: int = 7) -> PsaSimulator:
+    """A simulator with no state, the clock frozen at 2024-03-01 09:00 UTC. Building the routes takes about a
+    second, so tests share one instance and reset it (tenants, journal, faults, quotas, clock, webhooks)."""
+    if not _SHARED:
+        _SHARED.append(PsaSimulator(seed=seed))
+    s = _SHARED[0]
+    s.reset()
+    s.faults.seed = seed
     s.clock.set(datetime(2024, 3, 1, 9, 0, tzinfo=timezone.utc), freeze=True)
     return s
+
+
+@pytest.fixture
+def sim() -> PsaSimulator:
+    return fresh_sim()
 
 
 def client_for(sim: PsaSimulator, user_id: str | None = None, account: str = ACCOUNT) -> httpx.AsyncClient:

@@ -18,7 +18,7 @@ sim.quotas.set(QuotaSpec(name="account_requests", kind="token_bucket", limit=1_0
 TOKEN = mint_token("fuzz")
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", sim.asgi)
-schema.config.generation.update(max_examples=12, deterministic=True, database="none")
+schema.config.generation.update(max_examples=6, deterministic=True, database="none")
 # Schema-valid bodies can still break business rules the schema cannot express (an id that names no record, a
 # locked time entry, nothing to invoice): Kantata answers those with 422 `validation`, so 422 counts as accepted
 # for positive data. Every other check runs with its defaults (a schema-valid request answered 400 still fails).
