@@ -438,7 +438,8 @@ def _add_resource(app: FastAPI, sim: Any, rt: ResourceType, ctx: Any) -> None:
     create_item, update_item = _item_models(rt)
     order_fields = ("id", "created_at", "updated_at", *rt.order_fields)
 
-    async def list_records(request: Request, **q: Any) -> Response:
+    async def list_records(request: Request, query: Any) -> Response:
+        q = query.__dict__
         backend, _ = ctx(request)
         includes = _names(q["include"], rt.includes, "include")
         optional = _names(q["optional_fields"], rt.optional_fields, "optional_fields")
@@ -475,7 +476,14 @@ def _add_resource(app: FastAPI, sim: Any, rt: ResourceType, ctx: Any) -> None:
                         includes=includes, optional_fields=optional)
         return json_response(body)
 
-    app.add_api_route(f"/api/v1/{key}{SUFFIX}", _signed(list_records, _list_params(rt)), methods=["GET"],
+    # One query model per resource: FastAPI validates it in one pass (much cheaper than 20 separate parameters
+    # on the hottest route) and still documents each parameter in the OpenAPI.
+    camel = "".join(p.title() for p in rt.singular.split("_"))
+    query_model = create_model(f"{camel}ListQuery", **{
+        p.name: (p.annotation, p.default) for p in _list_params(rt)})
+    list_records.__signature__ = inspect.Signature([_REQUEST, inspect.Parameter(
+        "query", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Annotated[query_model, Query()])])
+    app.add_api_route(f"/api/v1/{key}{SUFFIX}", list_records, methods=["GET"],
                       name=f"list_{key}", summary=f"List {key}", response_model=None, tags=[key],
                       description=rt.description or None,
                       responses={200: {"model": Envelope}, **_errors(400, 401, 429)})
