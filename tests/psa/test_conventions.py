@@ -143,3 +143,18 @@ async def test_admin_actor_endpoint_acts_through_the_public_api(sim, api):
         journal = (await admin.get("/__admin/requests?operation=create_time_entries")).json()
         assert journal["total"] >= 3 and len(journal["requests"]) == 3
         assert (await admin.post("/__admin/psa/actors/nope", json={"account": ACCOUNT})).status_code == 404
+
+
+async def test_snapshot_restore_keeps_money_and_tokens(sim, api):
+    ws = await create(api, "workspaces", "workspace", title="Snap", budget_in_cents=123_456)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(sim.asgi), base_url="https://psa.sim") as admin:
+        snap = (await admin.get("/__admin/snapshot")).json()
+        assert (await admin.post("/__admin/reset")).status_code == 204
+        assert (await api.get(f"/api/v1/workspaces/{ws['id']}.json")).status_code == 404
+        assert (await admin.post("/__admin/restore", json={"snapshot": snap})).status_code == 200
+    restored = record((await api.get(f"/api/v1/workspaces/{ws['id']}.json")).json())
+    assert restored["budget_in_cents"] == 123_456  # Decimal in the store survives the JSON snapshot
+    again = await create(api, "workspaces", "workspace", title="After")
+    assert int(again["id"]) == int(ws["id"]) + 1  # id sequences restored too
+    r = await api.patch(f"/api/v1/workspaces/{ws['id']}.json", json={})
+    assert r.status_code == 405 and r.json()["errors"][0]["type"] == "method_not_allowed"
