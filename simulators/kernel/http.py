@@ -14,15 +14,18 @@ from starlette.routing import Match
 def allowed_methods(app: FastAPI, request: Request) -> list[str]:
     """Every method some route serves at this path (Starlette's own 405 names only the first route's).
 
-    As in OpenAPI, a literal path (/faults/profile) takes precedence over a templated one (/faults/{rule_id}).
+    As in OpenAPI, the most literal template wins: /faults/profile over /faults/{rule_id}.
     """
-    literal: set[str] = set()
-    templated: set[str] = set()
+    best, methods = -1, set()
     for route in app.router.routes:
         route_methods = getattr(route, "methods", None)
         if route_methods and route.matches({**request.scope, "method": next(iter(route_methods))})[0] is Match.FULL:
-            (templated if "{" in getattr(route, "path", "") else literal).update(route_methods)
-    return sorted(literal or templated)
+            literal = sum(1 for part in getattr(route, "path", "").split("/") if part and "{" not in part)
+            if literal > best:
+                best, methods = literal, set(route_methods)
+            elif literal == best:
+                methods |= route_methods
+    return sorted(methods)
 
 
 def install_method_not_allowed(app: FastAPI, render: Callable[[str], Response] | None = None) -> None:

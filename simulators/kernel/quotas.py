@@ -33,8 +33,13 @@ class QuotaSpec(RequestMatch):
     window_seconds: PositiveFloat | None = Field(default=None, le=366 * 86400)
     rate_per_second: PositiveFloat | None = Field(default=None, le=1e9)
     scope: Literal["tenant", "global"] = "tenant"
+    tenant_limits: dict[str, PositiveInt] = Field(
+        default_factory=dict, description="per-tenant limits overriding `limit` (e.g. a NetSuite account's tier)")
     enabled: bool = True
     description: str | None = Field(default=None, max_length=500)
+
+    def limit_for(self, tenant: str | None) -> int:
+        return self.tenant_limits.get(tenant or "", self.limit) if self.scope == "tenant" else self.limit
 
     @model_validator(mode="after")
     def _parameters(self) -> QuotaSpec:
@@ -157,7 +162,7 @@ class QuotaEngine:
             ]
             counters = [(s, self._state.setdefault((s.name, self._key(s, tenant)), _Counter())) for s in matching]
             for spec, counter in counters:
-                retry_after = self._refusal(spec, counter, now)
+                retry_after = self._refusal(spec, counter, now, spec.limit_for(tenant))
                 if retry_after is not False:
                     return Admission(rejection=Rejection(spec, retry_after))
             admission = Admission(engine=self)
@@ -167,24 +172,24 @@ class QuotaEngine:
                     admission.slots.append((spec.name, self._key(spec, tenant)))
             return admission
 
-    def _refusal(self, spec: QuotaSpec, c: _Counter, now: float) -> float | None | Literal[False]:
+    def _refusal(self, spec: QuotaSpec, c: _Counter, now: float, limit: int) -> float | None | Literal[False]:
         """False when admitted; otherwise seconds until it would be (None: unknown)."""
         if spec.kind == "concurrency":
-            return False if c.in_flight < spec.limit else None
+            return False if c.in_flight < limit else None
         if spec.kind == "fixed_window":
             index = math.floor(now / spec.window_seconds)
             if index != c.window_index:
                 c.window_index, c.count = index, 0
-            return False if c.count < spec.limit else (index + 1) * spec.window_seconds - now
+            return False if c.count < limit else (index + 1) * spec.window_seconds - now
         if spec.kind == "rolling_window":
             width = spec.window_seconds / _BUCKETS
             current = math.floor(now / width)
             while c.buckets and c.buckets[0][0] <= current - _BUCKETS:
                 c.count -= c.buckets.popleft()[1]
-            if c.count < spec.limit:
+            if c.count < limit:
                 return False
             return (c.buckets[0][0] + _BUCKETS) * width - now
-        self._refill(spec, c, now)
+        self._refill(spec, c, now, limit)
         return False if c.tokens >= 1 else (1 - c.tokens) / spec.rate_per_second
 
     def _consume(self, spec: QuotaSpec, c: _Counter, now: float) -> None:
@@ -203,11 +208,11 @@ class QuotaEngine:
             c.tokens -= 1
 
     @staticmethod
-    def _refill(spec: QuotaSpec, c: _Counter, now: float) -> None:
+    def _refill(spec: QuotaSpec, c: _Counter, now: float, limit: int) -> None:
         if c.tokens < 0:
-            c.tokens, c.refilled_at = float(spec.limit), now
+            c.tokens, c.refilled_at = float(limit), now
         elif now > c.refilled_at:
-            c.tokens = min(float(spec.limit), c.tokens + (now - c.refilled_at) * spec.rate_per_second)
+            c.tokens = min(float(limit), c.tokens + (now - c.refilled_at) * spec.rate_per_second)
             c.refilled_at = now
 
     def _release(self, slots: list[tuple[str, str]]) -> None:
@@ -220,19 +225,20 @@ class QuotaEngine:
     def usage(self, name: str, tenant: str | None) -> tuple[int, int]:
         """(used, limit) of one quota for a tenant right now; windows are aged first."""
         spec = self._specs[name]
+        limit = spec.limit_for(tenant)
         now = self.clock.timestamp()
         with self._lock:
             c = self._state.get((name, self._key(spec, tenant)))
             if c is None:
-                return 0, spec.limit
-            self._refusal(spec, c, now)  # ages windows and refills buckets
+                return 0, limit
+            self._refusal(spec, c, now, limit)  # ages windows and refills buckets
             if spec.kind == "concurrency":
                 used = c.in_flight
             elif spec.kind == "token_bucket":
-                used = spec.limit - math.floor(c.tokens)
+                used = limit - math.floor(c.tokens)
             else:
                 used = c.count
-            return used, spec.limit
+            return used, limit
 
     def report(self, tenant: str | None) -> list[dict]:
         rows = []

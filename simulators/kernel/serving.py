@@ -154,10 +154,10 @@ class SimServers:
         self.sockets = {name: _bind(host, port_base + i if port_base else 0) for i, name in enumerate(sims)}
         self.servers = {
             name: uvicorn.Server(uvicorn.Config(
-                sim.asgi, log_level=log_level, lifespan="off", access_log=False,
+                sim.asgi, interface="asgi3", log_level=log_level, lifespan="off", access_log=False,
                 ssl_certfile=str(self.tls.cert) if self.tls else None,
                 ssl_keyfile=str(self.tls.key) if self.tls else None,
-                timeout_keep_alive=30,
+                timeout_keep_alive=30, timeout_graceful_shutdown=2,
             ))
             for name, sim in sims.items()
         }
@@ -172,9 +172,10 @@ class SimServers:
     async def serve(self) -> None:
         await asyncio.gather(*(self.servers[n].serve(sockets=[self.sockets[n]]) for n in self.sims))
 
-    def stop(self) -> None:
+    def stop(self, *, force: bool = False) -> None:
         for server in self.servers.values():
             server.should_exit = True
+            server.force_exit = force
 
 
 @contextmanager
@@ -194,5 +195,9 @@ def running_servers(sims: dict[str, Simulator], **options: Any) -> Iterator[Endp
         yield servers.endpoints()
     finally:
         servers.stop()
-        thread.join(timeout=10)
-        loop.close()
+        thread.join(timeout=5)
+        if thread.is_alive():  # a long poll or hung client still holds a connection: stop without waiting for it
+            servers.stop(force=True)
+            thread.join(timeout=5)
+        if not thread.is_alive():
+            loop.close()

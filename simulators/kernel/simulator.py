@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match, Mount, Route, Router, get_route_path
+from starlette.routing import Match, Route, get_route_path
 
 from .clock import VirtualClock
 from .faults import FaultEngine
@@ -71,7 +71,7 @@ class Simulator:
         from .admin import build_admin_app  # the admin app reads this simulator's parts
 
         self.admin_app = build_admin_app(self)
-        self.asgi: ASGIApp = Router(routes=[Mount("/__admin", app=self.admin_app), Mount("", app=self._pipeline)])
+        self.asgi: ASGIApp = self._dispatch
 
     @property
     def seed(self) -> int:
@@ -117,6 +117,16 @@ class Simulator:
         self.clock.reset()
 
     # ---- the pipeline ------------------------------------------------------------------------------------------
+    async def _dispatch(self, scope: Scope, receive: Callable, send: Callable) -> None:
+        """`/__admin` to the admin app, everything else through the pipeline (any path, even one with CR/LF)."""
+        if scope["type"] == "http" and get_route_path(scope).startswith("/__admin"):
+            scope = {**scope, "root_path": scope.get("root_path", "") + "/__admin"}
+            await self.admin_app(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self.routes_app(scope, receive, send)
+        else:
+            await self._pipeline(scope, receive, send)
+
     def resolve_route(self, scope: Scope) -> tuple[str, str] | None:
         """(operation name, path template) of the vendor route that serves this request, or None."""
         key = (scope["method"], get_route_path(scope))

@@ -12,8 +12,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from simulators.kernel import QuotaEngine, QuotaSpec, Simulator
-from simulators.kernel.quotas import Admission, Rejection, _Counter
+from simulators.kernel import QuotaSpec, Simulator
 
 from .auth import account_of_bearer, account_of_realm
 from .exceptions import NetSuiteError, error_body, error_json
@@ -27,31 +26,6 @@ TIER_LIMITS = {"shared": 5, "tier1": 15, "tier2": 25, "tier3": 35, "tier4": 45, 
 _HOST_SUFFIX = ".suitetalk.api.netsuite.com"
 ACCOUNT_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 Account = Annotated[str, Path(pattern=ACCOUNT_PATTERN)]
-
-
-class AccountQuotaEngine(QuotaEngine):
-    """The kernel's quota engine, plus per-account limits: a spec named `concurrency.<account>` scoped to that
-    tenant replaces the default `concurrency` spec for that account (a service tier or SuiteCloud Plus licences)."""
-
-    def admit(self, tenant: str | None, method: str, path: str, operation: str | None) -> Admission:
-        if not self._specs:
-            return Admission()
-        now = self.clock.timestamp()
-        with self._lock:
-            skip = CONCURRENCY_QUOTA if f"{CONCURRENCY_QUOTA}.{tenant}" in self._specs else None
-            matching = [s for s in self._specs.values()
-                        if s.enabled and s.name != skip and s.matches(self.simulator, tenant, method, path, operation)]
-            counters = [(s, self._state.setdefault((s.name, self._key(s, tenant)), _Counter())) for s in matching]
-            for spec, counter in counters:
-                retry_after = self._refusal(spec, counter, now)
-                if retry_after is not False:
-                    return Admission(rejection=Rejection(spec, retry_after))
-            admission = Admission(engine=self)
-            for spec, counter in counters:
-                self._consume(spec, counter, now)
-                if spec.kind == "concurrency":
-                    admission.slots.append((spec.name, self._key(spec, tenant)))
-            return admission
 
 
 class _Strict(BaseModel):
@@ -129,24 +103,9 @@ class NetSuiteSimulator(Simulator):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        self.quotas = AccountQuotaEngine(self.name, self.clock, self.default_quotas())
         self._openapi_cache: dict[str, dict[str, Any]] = {}
-        # 405s name the methods of the most specific route (/metadata-catalog/{type} is GET only, although
-        # /{type}/{id} also matches it); replaces the kernel's handler, which merges all templated routes.
+        # Other HTTP errors (404 of a bad path, 405) in NetSuite's shape, replacing the kernel's generic handler.
         self.routes_app.add_exception_handler(StarletteHTTPException, self.routes_app.state.http_error_handler)
-        kernel_asgi = self.asgi
-        pipeline = self._pipeline
-
-        async def asgi(scope: dict, receive: Any, send: Any) -> None:
-            # The kernel's Mount("") does not match paths holding a decoded CR/LF (its regex `.` stops there) and
-            # Starlette then answers a text/plain 404; send those straight to the vendor pipeline instead.
-            path = scope.get("path", "")
-            if scope["type"] == "http" and ("\n" in path or "\r" in path) and not path.startswith("/__admin"):
-                await pipeline(scope, receive, send)
-                return
-            await kernel_asgi(scope, receive, send)
-
-        self.asgi = asgi
 
     # ---- kernel hooks ----------------------------------------------------------------------------------------
     def build_routes(self) -> FastAPI:
@@ -193,8 +152,8 @@ class NetSuiteSimulator(Simulator):
                                      f"({self.concurrency_limit(tenant)} concurrent requests)."), 429)
 
     def concurrency_limit(self, account: str | None) -> int:
-        spec = self.quotas.get(f"{CONCURRENCY_QUOTA}.{account}") or self.quotas.get(CONCURRENCY_QUOTA)
-        return spec.limit if spec is not None else 0
+        spec = self.quotas.get(CONCURRENCY_QUOTA)
+        return spec.limit_for(account) if spec is not None else 0
 
     # ---- OpenAPI of everything served ------------------------------------------------------------------------
     def openapi(self, release: str = DEFAULT_RELEASE) -> dict[str, Any]:
@@ -322,8 +281,8 @@ class NetSuiteSimulator(Simulator):
         def set_concurrency(account: Account, body: ConcurrencyIn) -> dict[str, Any]:
             """The account's concurrency limit: a service tier plus SuiteCloud Plus licences (10 each), or a limit."""
             limit = body.limit or TIER_LIMITS[body.tier or "shared"] + 10 * body.suitecloud_plus_licenses
-            sim.quotas.set(QuotaSpec(name=f"{CONCURRENCY_QUOTA}.{account}", kind="concurrency", limit=limit,
-                                     tenant=account, description=f"concurrency limit of account {account}"))
+            spec = sim.quotas.get(CONCURRENCY_QUOTA) or QuotaSpec(**sim.default_quotas()[0].model_dump())
+            sim.quotas.set(spec.model_copy(update={"tenant_limits": {**spec.tenant_limits, account: limit}}))
             backend(account).update_config(tier=body.tier or "custom", concurrency_limit=limit)
             return {"account": account, "tier": body.tier or "custom", "concurrency_limit": limit}
 

@@ -91,3 +91,20 @@ async def test_quota_rejections_are_counted_in_metrics_and_the_journal(frozen):
     assert 'sim_quota_rejections_total{quota="tiny",simulator="toy"} 1.0' in metrics
     rows = (await frozen.get("/__admin/requests?status=429")).json()["requests"]
     assert [r["quota"] for r in rows] == ["tiny"]
+
+
+async def test_a_tenant_limit_overrides_the_default_for_that_tenant_only(frozen):
+    await put_quota(frozen, name="concurrent-ish", kind="fixed_window", limit=1, window_seconds=60,
+                    tenant_limits={"big": 3})
+    assert [(await get(frozen, "big")).status_code for _ in range(4)] == [200, 200, 200, 429]
+    assert [(await get(frozen, "small")).status_code for _ in range(2)] == [200, 429]
+    quota = next(q for q in (await frozen.get("/__admin/quotas?tenant=big")).json()["quotas"]
+                 if q["name"] == "concurrent-ish")
+    assert (quota["used"], quota["remaining"]) == (3, 0)
+
+
+async def test_a_path_with_a_newline_still_gets_the_vendor_error_shape(client):
+    r = await client.get("/api/items/%0A", headers={"Authorization": "Bearer t"})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
+    r = await client.get("/nowhere%0D%0A")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "E404"

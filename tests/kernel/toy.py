@@ -52,14 +52,14 @@ class ToySimulator(Simulator):
             return JSONResponse({"id": rid}, 201)
 
         @app.get("/api/items/{rid}", name="get_item")
-        def get_item(rid: str, request: Request):
+        async def get_item(rid: str, request: Request):
             rec = self.backend(request).store.get("items", rid)
             if rec is None:
                 return self.error_response(404, "NOT_FOUND", f"no item {rid}")
             return rec
 
         @app.get("/api/items", name="list_items")
-        def list_items(request: Request):
+        async def list_items(request: Request):
             return {"items": self.backend(request).store.records("items")}
 
         @app.get("/api/slow", name="slow")
