@@ -120,6 +120,7 @@ class SimulatorRun:
     journal: str = ""
     peer_notes: dict[str, str] = field(default_factory=dict)  # peer label -> note (not started, check problems)
     peer_rss: dict[str, int | None] = field(default_factory=dict)
+    measured: str = ""  # date and command of the run these figures come from
 
 
 @dataclass
@@ -133,7 +134,7 @@ def render_peers_section(*, runs: list[SimulatorRun], peers: list[PeerInfo], mac
                          date: str, duration: float, warmup: float, connections: int, threads: int,
                          rounds: int, prime: float = 0) -> str:
     out = ["## Simulators vs peers (WireMock, Prism, Mockoon)", ""]
-    out.append(f"Measured {date} with `{command}`.")
+    out.append(f"Latest run {date} with `{command}` (each simulator below says which run its figures come from).")
     out.append("")
     out.append("Machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()) + ".")
     out.append("")
@@ -162,6 +163,9 @@ def render_peers_section(*, runs: list[SimulatorRun], peers: list[PeerInfo], mac
             out.append(f"Not measured: {run.skipped}")
             out.append("")
             continue
+        if run.measured:
+            out.append(f"Measured {run.measured}.")
+            out.append("")
         out.append(verdict(run.name, run.cases))
         out.append("")
         for case in run.cases:

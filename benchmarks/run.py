@@ -139,6 +139,20 @@ def lift_quotas(base_url: str, defaults: dict[str, dict[str, Any]] | None = None
     return changes
 
 
+def save_state(base_url: str, name: str) -> str | None:
+    """Snapshot the seeded state (admin API) so every case is measured against it, not against what the writes of
+    earlier cases and of the priming added; None when the simulator cannot snapshot."""
+    try:
+        r = httpx.post(base_url + "/__admin/snapshot", json={"name": f"bench-{name}"}, timeout=60)
+        return f"bench-{name}" if r.status_code < 300 else None
+    except httpx.HTTPError:
+        return None
+
+
+def restore_state(base_url: str, snapshot: str) -> None:
+    httpx.post(base_url + "/__admin/restore", json={"name": snapshot}, timeout=120).raise_for_status()
+
+
 def journal_state(base_url: str) -> str:
     try:
         data = httpx.get(base_url + "/__admin/requests", params={"limit": 1}, timeout=10).json()
@@ -197,6 +211,7 @@ def run_simulator(name: str, module: Any, peers: list[Peer], args: argparse.Name
         cases: list[BenchCase] = module.prepare(base_url, None)
         run.quota_changes = lift_quotas(base_url, defaults)
         sim_notes = check_simulator(base_url, cases)
+        snapshot = save_state(base_url, name)
         run.rss_ready = sim.rss()
         for peer in peers:
             if peer.label in args._unavailable:
@@ -229,6 +244,8 @@ def run_simulator(name: str, module: Any, peers: list[Peer], args: argparse.Name
             for _round in range(args.rounds):
                 for label, url, peer in targets:  # interleaved: every server of this case in turn
                     extra = peer.extra_headers(index) if peer else {}
+                    if peer is None and snapshot:  # the seeded state, not what earlier writes (priming) added
+                        restore_state(base_url, snapshot)
                     try:
                         r = measure(url, case, extra, duration=args.duration, warmup=args.warmup,
                                     connections=args.connections, threads=args.threads, workdir=WORK_DIR)
@@ -260,6 +277,13 @@ def run_simulator(name: str, module: Any, peers: list[Peer], args: argparse.Name
             peer.stop()
         sim.stop()
     return run
+
+
+def run_from_dict(d: dict[str, Any]) -> SimulatorRun:
+    cases = [CaseResult(c["simulator"], c["name"], c["method"], c["path"],
+                        [Measurement(m["target"], WrkResult(**m["result"]) if m["result"] else None, m["note"])
+                         for m in c["measurements"]]) for c in d["cases"]]
+    return SimulatorRun(**{**d, "cases": cases})
 
 
 # ---- the machine ------------------------------------------------------------------------------------------------
@@ -345,11 +369,21 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m benchmarks.run" + ("" if argv is None and len(sys.argv) <= 1 else
                                              " " + shlex.join(argv if argv is not None else sys.argv[1:]))
     date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    for run in runs:
+        run.measured = f"{date} with `{command}`"
+    raw = Path(args.json)
+    if args.only and raw.exists():  # keep the other simulators' figures from the previous run
+        try:
+            previous = {r["name"]: r for r in json.loads(raw.read_text())["runs"]}
+            fresh = {r.name for r in runs}
+            runs = [run_from_dict(previous[n]) if n not in fresh and n in previous else
+                    next(r for r in runs if r.name == n) for n in SIMULATORS if n in fresh or n in previous]
+        except (ValueError, KeyError, TypeError) as exc:
+            print(f"could not merge {raw}: {exc}", flush=True)
     section = render_peers_section(runs=runs, peers=infos, machine=machine_info(), command=command, date=date,
                                    duration=args.duration, warmup=args.warmup, connections=args.connections,
                                    threads=args.threads, rounds=args.rounds, prime=args.prime)
     out = write_section(args.output, "peers", section)
-    raw = Path(args.json)
     raw.parent.mkdir(parents=True, exist_ok=True)
     raw.write_text(json.dumps({"date": date, "command": command, "runs": [dataclasses.asdict(r) for r in runs]},
                               indent=2, default=str))
