@@ -166,8 +166,7 @@ class FaultEngine:
 
     def load_profile(self, profile: FaultProfile) -> list[ActiveRule]:
         """Replace every rule with the profile's (and its seed, when it names one)."""
-        with self._lock:
-            self._rules = []
+        self.clear()
         if profile.seed is not None:
             self.seed = profile.seed
         return [self.add(r) for r in profile.faults if r.simulator in (None, self.simulator)]
@@ -179,8 +178,14 @@ class FaultEngine:
             return len(self._rules) != before
 
     def clear(self) -> None:
+        """Forget every rule; generated ids start again, so a reset run draws the same faults as the first."""
         with self._lock:
             self._rules = []
+            self._next = 0
+
+    def has_rules(self, kind: str | None = None) -> bool:
+        """Cheap check for hot paths (event feeds) before asking for event rules."""
+        return any(kind is None or r.rule.kind == kind for r in self._rules)
 
     def rules(self) -> list[ActiveRule]:
         now = self.clock.now()

@@ -133,6 +133,10 @@ class QuotaEngine:
             self._specs[spec.name] = spec
             if old is not None and old.kind != spec.kind:
                 self._state = {k: v for k, v in self._state.items() if k[0] != spec.name}
+            elif spec.kind == "token_bucket":  # a lowered limit takes effect now, not after the bucket drains
+                for (name, tenant), counter in self._state.items():
+                    if name == spec.name and counter.tokens > spec.limit_for(tenant):
+                        counter.tokens = float(spec.limit_for(tenant))
 
     def remove(self, name: str) -> bool:
         with self._lock:

@@ -128,7 +128,7 @@ def select(store: Store, *, created_after: str | None, since_id: int | None,
 
 def apply_feed_faults(sim: PsaSimulator, tenant: str | None, page: list[dict]) -> list[dict]:
     """Duplicate and reorder one page of events as the kernel's seeded `duplicate`/`reorder` rules say."""
-    if not sim.faults._rules:  # noqa: SLF001 - the common case: no rules, no work
+    if not sim.faults.has_rules():  # the common case: no rules, no work
         return page
     out: list[dict] = []
     for event in page:
