@@ -182,12 +182,12 @@ class Simulator:
                 return message
 
         status_box = [0]
-        extra = self.response_headers(tenant)
         inner_send = send
 
         async def send(message: dict) -> None:  # noqa: F811
             if message["type"] == "http.response.start":
                 status_box[0] = message["status"]
+                extra = self.response_headers(tenant)  # read now, so usage counts this very request
                 if extra:
                     message = {**message, "headers": [*message.get("headers", []), *extra]}
             await inner_send(message)

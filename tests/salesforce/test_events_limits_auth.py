@@ -128,7 +128,7 @@ async def test_daily_quota_refuses_with_403_and_limits_report_it(api, client, si
     assert limits["DailyApiRequests"]["Max"] == 5
     for _ in range(4):
         r = await api.get(f"{V}/sobjects/")
-    assert r.headers["sforce-limit-info"] == "api-usage=4/5"
+    assert r.headers["sforce-limit-info"] == "api-usage=5/5"  # this very call counted: the next is refused
     r = await api.get(f"{V}/sobjects/")
     assert r.status_code == 403
     assert r.json() == [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
