@@ -127,7 +127,7 @@ def lift_quotas(base_url: str, defaults: dict[str, dict[str, Any]] | None = None
             default = defaults.get(spec["name"])
             if default is None:
                 before += " (created by prepare)"
-            elif default != spec:
+            elif _quota_text(default) != _quota_text(spec):
                 before = f"{_quota_text(default)} (default; prepare set {before})"
             if spec["limit"] >= QUOTA_CEILING and spec.get("rate_per_second", RATE_CEILING) >= RATE_CEILING:
                 continue
