@@ -34,6 +34,10 @@ class CoreDriver:
     async def provisioned(self, ctx: RunContext) -> None: ...
     async def clock_moved(self, instant: datetime) -> None: ...
     async def rate_cards_changed(self, ctx: RunContext) -> None: ...
+
+    async def time_passes(self, ctx: RunContext) -> str:
+        """Before the virtual clock moves on: what the core's poller would have done meanwhile ("" for nothing)."""
+        return ""
     async def close(self) -> None: ...
 
     def _missing(self, what: str) -> CoreUnavailable:
@@ -58,6 +62,10 @@ class CoreDriver:
         raise self._missing("receive a payment")
 
     # -- reads for facts and reports ----------------------------------------------------------------------------
+    def engagement_key(self, refs: EngagementRefs) -> str | None:
+        """The core's own id for an engagement (how it names it in NetSuite and the PSA), when it has one."""
+        return None
+
     async def crm_status(self, ctx: RunContext, refs: EngagementRefs) -> dict[str, Any]:
         rows = await ctx.vendors.sf_query(f"SELECT Id, StageName FROM Opportunity WHERE Id = '{refs.sf_opportunity}'")
         return rows[0] if rows else {}

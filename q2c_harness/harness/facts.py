@@ -110,11 +110,26 @@ def _ref(v: Any) -> str | None:
     return str(v["id"]) if isinstance(v, dict) and v.get("id") is not None else (str(v) if v is not None else None)
 
 
+def _aliases(ctx: RunContext) -> dict[str, str]:
+    """The core's engagement ids (upper-cased, as NetSuite external ids are) -> the scenario's engagement names."""
+    out: dict[str, str] = {}
+    for name, er in ctx.engagements.items():
+        key = ctx.core.engagement_key(er) if er.sf_opportunity else None
+        if key:
+            out[key.upper()] = name
+    return out
+
+
 async def read_facts(ctx: RunContext) -> FactBundle:
     v, w = ctx.vendors, ctx.world
+    alias = _aliases(ctx)
+
+    def eng_of(key: str | None) -> str | None:
+        return alias.get(key.upper(), _match(key, ctx.engagements)) if key else None
+
     # ---- PSA ------------------------------------------------------------------------------------------------
     refs = await v.psa_all("external_references", {"service_model": "Engagement"})
-    ws_engagement = {r["subject_id"]: _match(r["service_model_ref"], ctx.engagements) for r in refs
+    ws_engagement = {r["subject_id"]: eng_of(r["service_model_ref"]) for r in refs
                      if r["subject_type"] == "Workspace"}
     for eng, er in ctx.engagements.items():
         if er.workspace:
@@ -239,13 +254,12 @@ async def read_facts(ctx: RunContext) -> FactBundle:
             for s in await _ns_all(ctx, "subsidiary")}
     customers = {str(c["id"]): _match(_strip(c.get("externalId"), "CLIENT"), w.clients)
                  for c in await _ns_all(ctx, "customer")}
-    jobs = {str(j["id"]): _match(_strip(j.get("externalId"), "ENGAGEMENT"), ctx.engagements)
-            for j in await _ns_all(ctx, "job")}
+    jobs = {str(j["id"]): eng_of(_strip(j.get("externalId"), "ENGAGEMENT")) for j in await _ns_all(ctx, "job")}
     raw_invoices = await _ns_all(ctx, "invoice")
     sow_index = {s.sow_id: s for s in sows}
     invoices: list[InvoiceEvent] = []
     for rec in raw_invoices:
-        inv = _invoice(rec, ctx, subs, customers, jobs, sow_index, psa_time, version_no)
+        inv = _invoice(rec, ctx, subs, customers, jobs, sow_index, psa_time, version_no, eng_of)
         if inv is not None:
             invoices.append(inv)
     raw_payments = await _ns_all(ctx, "customerPayment")
@@ -265,6 +279,15 @@ async def read_facts(ctx: RunContext) -> FactBundle:
                                             payment_id=pay_id, currency=currency or "USD", applications=apps,
                                             unapplied=_dec(p.get("unapplied"))))
 
+    # billed = on a line of an invoice the core issued in NetSuite (the ERP is the book of record; the PSA's own
+    # is_invoiced flag is set only when the PSA itself invoices, which this core does not do)
+    billed_ids = {(ln.kind, s) for i in invoices if i.status != "void" for ln in i.lines for s in ln.source_ids}
+    time_entries = [t.model_copy(update={"billing_status": "billed"}) if ("time", t.time_entry_id) in billed_ids
+                    or t.billing_status == "billed" else t for t in time_entries]
+    expenses = [x.model_copy(update={"billing_status": "billed"}) if ("expense", x.expense_id) in billed_ids
+                or x.billing_status == "billed" else x for x in expenses]
+    unbilled = sum(1 for t in time_entries if t.approval_state == "approved" and t.billable
+                   and t.billing_status != "billed")
     facts = Facts(invoices=invoices, time_entries=time_entries, expenses=expenses,
                   rate_cards=list(w.rate_cards.values()), fx_rates=w.fx, engagements=engagements,
                   statements_of_work=sows, original_baselines=baselines, change_orders=change_orders,
@@ -282,11 +305,11 @@ async def read_facts(ctx: RunContext) -> FactBundle:
 
 def _invoice(rec: dict[str, Any], ctx: RunContext, subs: dict, customers: dict, jobs: dict,
              sows: dict[str, StatementOfWork], psa_time: dict[str, dict[str, Any]],
-             version_no: dict[str, int]) -> InvoiceEvent | None:
+             version_no: dict[str, int], eng_of: Any) -> InvoiceEvent | None:
     memo = MEMO_RE.search(rec.get("memo") or "")
     if memo is None:
         return None  # not an invoice the core issued (or an intercompany one: see extend_facts)
-    invoice_id, sow_id = memo["invoice"], _match(memo["sow"], ctx.engagements) or memo["sow"]
+    invoice_id, sow_id = memo["invoice"], eng_of(memo["sow"]) or memo["sow"]
     cur = rec.get("currency", {})
     currency = cur.get("refName") if isinstance(cur, dict) else "USD"
     engagement = jobs.get(_ref(rec.get("job")) or "") or sow_id

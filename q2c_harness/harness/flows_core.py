@@ -98,6 +98,9 @@ class FlowsCore(CoreDriver):
     def engagement_id(self, refs: Any) -> str:
         return f"ENG-{refs.sf_opportunity}"
 
+    def engagement_key(self, refs: Any) -> str | None:
+        return self.engagement_id(refs)
+
     async def sync(self, ctx: Any, rounds: int) -> str:
         total: dict[str, int] = {}
         for _ in range(rounds):
@@ -111,6 +114,11 @@ class FlowsCore(CoreDriver):
                     f"SELECT Id, PSA_Workspace_Id__c FROM Opportunity WHERE Id = '{refs.sf_opportunity}'")
                 refs.workspace = (rows[0].get("PSA_Workspace_Id__c") if rows else None) or None
         return ", ".join(f"{k} {n}" for k, n in total.items()) + " event(s)"
+
+    async def time_passes(self, ctx: Any) -> str:
+        got = await self.rt.poll_once()
+        await self.rt.drain()
+        return ", ".join(f"{k} {n}" for k, n in got.items() if n)
 
     async def billing_run(self, ctx: Any, step: Any) -> str:
         period = step.period_end.isoformat()[:7]

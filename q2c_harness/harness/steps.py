@@ -123,8 +123,11 @@ async def advance_clock(ctx: RunContext, st: sc.AdvanceClock) -> str:
         target = datetime.combine(st.to, time(18, 0), tzinfo=UTC)  # type: ignore[arg-type]
     if target < ctx.now:
         raise ExpectationFailed(f"advance_clock goes backwards: {target.isoformat()} < {ctx.now.isoformat()}")
+    # a served core polls every few seconds: time does not pass without it reading the feeds (the PSA keeps its
+    # events 9 days on the virtual clock, so a core that slept through the month would miss them)
+    polled = await ctx.core.time_passes(ctx)
     await set_clock(ctx, target)
-    return f"clock {target.isoformat()}"
+    return f"clock {target.isoformat()}" + (f" (core polled: {polled})" if polled else "")
 
 
 # ---- faults -----------------------------------------------------------------------------------------------------
