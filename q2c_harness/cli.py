@@ -6,6 +6,8 @@
     q2c core worker [--endpoints-file F] [--db-url URL]  an additional worker
     q2c scenario run [NAME ... | --all] [--seed N] [--faults PROFILE] [--in-process | --servers] [--reports DIR]
     q2c scenario list
+    q2c load month-end [--users N] [--spawn-rate R] [--duration D] [--shape NAME] [--distributed N]
+                       [--entries N --engagements M] [--smoke] [--endpoints-file F] [--db-url URL]
 """
 
 from __future__ import annotations
@@ -69,19 +71,24 @@ def _core_runtime(args: argparse.Namespace, *, executor_id: str | None = None):
 
 
 def _core_serve(args: argparse.Namespace) -> int:
+    import os
+    import secrets
     import threading
 
     import uvicorn
 
     from q2c_harness.ops.app import create_ops_app
 
+    token = args.ops_token or os.environ.get("Q2C_OPS_TOKEN") or secrets.token_urlsafe(24)
     core = _core_runtime(args)
     if args.provision:
         core.provision()
-    server = uvicorn.Server(uvicorn.Config(create_ops_app(core.engine), host=args.host, port=args.port,
+    server = uvicorn.Server(uvicorn.Config(create_ops_app(core.engine, token=token), host=args.host, port=args.port,
                                            log_level="warning"))
     threading.Thread(target=server.run, name="q2c-ops", daemon=True).start()
     print(f"q2c core: ops API on http://{args.host}:{args.port}  database {core.engine.url}", flush=True)
+    if not (args.ops_token or os.environ.get("Q2C_OPS_TOKEN")):
+        print(f"q2c core: ops API bearer token (generated; set Q2C_OPS_TOKEN to choose one): {token}", flush=True)
     stop = threading.Event()
     try:
         core.serve_forever(poll_interval=args.poll_interval, stop=stop)
@@ -106,6 +113,28 @@ def _core_worker(args: argparse.Namespace) -> int:
     finally:
         core.close()
     return 0
+
+
+def _load_month_end(args: argparse.Namespace) -> int:
+    from q2c_harness.load.runner import LoadOptions, run_month_end
+
+    if args.smoke:
+        opts = LoadOptions.smoke_profile()
+    else:
+        opts = LoadOptions(users=args.users, spawn_rate=args.spawn_rate, duration=args.duration,
+                           entries=args.entries, engagements=args.engagements)
+    opts.shape = args.shape
+    opts.distributed = args.distributed
+    opts.endpoints_file = args.endpoints_file
+    opts.db_url = args.db_url
+    opts.core_workers = args.core_workers
+    opts.psa_rate = args.psa_rate
+    opts.out = args.out
+    if args.name:
+        opts.name = args.name
+    if args.consultants:
+        opts.consultants = args.consultants
+    return run_month_end(opts)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -158,10 +187,32 @@ def build_parser() -> argparse.ArgumentParser:
             c.add_argument("--host", default="127.0.0.1")
             c.add_argument("--port", type=int, default=8480)
             c.add_argument("--poll-interval", type=float, default=2.0)
+            c.add_argument("--ops-token", default=None,
+                           help="the ops API bearer token (default Q2C_OPS_TOKEN; else one is generated and printed)")
             c.add_argument("--provision", action="store_true", help="create NetSuite master data first")
         else:
             c.add_argument("--executor-id", default=None)
         c.set_defaults(func=fn)
+
+    load = commands.add_parser("load", help="month-end load tests (Locust in a subprocess)").add_subparsers(
+        dest="load_command", required=True)
+    me = load.add_parser("month-end", help="time logged, approved and billed at month-end; payments arriving")
+    me.add_argument("--users", type=int, default=20, help="peak Locust users")
+    me.add_argument("--spawn-rate", type=float, default=5.0)
+    me.add_argument("--duration", type=float, default=120.0, help="seconds of burst (the shape spans them)")
+    me.add_argument("--shape", choices=("month-end", "constant"), default="month-end")
+    me.add_argument("--distributed", type=int, default=0, metavar="N", help="Locust worker processes")
+    me.add_argument("--entries", type=int, default=2000, help="time entries to log")
+    me.add_argument("--engagements", type=int, default=20)
+    me.add_argument("--consultants", type=int, default=0, help="consultant pool (default: derived)")
+    me.add_argument("--smoke", action="store_true", help="the <= 60 s profile the test suite runs")
+    me.add_argument("--endpoints-file", default=None, help="target running simulators instead of starting them")
+    me.add_argument("--db-url", default=None, help="the core's database (default: SQLite in the run directory)")
+    me.add_argument("--core-workers", type=int, default=0, help="`q2c core worker` processes (PostgreSQL)")
+    me.add_argument("--psa-rate", type=float, default=200.0, help="PSA token-bucket refill per second (0: keep)")
+    me.add_argument("--out", default="reports/load")
+    me.add_argument("--name", default=None, help="report name (default month-end / month-end-smoke)")
+    me.set_defaults(func=_load_month_end)
     return parser
 
 
