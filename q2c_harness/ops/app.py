@@ -5,7 +5,8 @@
 import hmac
 import os
 import time
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response
@@ -19,9 +20,12 @@ from q2c_harness.engine.durable import WorkflowNotFound
 from q2c_harness.engine.exception_queue import InvalidAction
 from q2c_harness.engine.facade import Engine
 
-from .kpis import compute_kpis
+from .calls import VendorCallLog
+from .kpis import compute_kpis, kpi_history
 from .metrics import OpsMetrics
-from .models import (AuditVerifyOut, BulkReplayByIds, BulkReplayOut, BulkReplayRequest, CloseRequest, EventOut, ExceptionItemOut,
+from .simulators import SimulatorStatus, Target
+from .trace import build_trace
+from .models import (KpiHistoryOut, SimulatorOut, TraceOut, AuditVerifyOut, BulkReplayByIds, BulkReplayOut, BulkReplayRequest, CloseRequest, EventOut, ExceptionItemOut,
                      HealthOut, InboxEventOut, InboxStatus, ItemStatus, Lot, Problem, ReplayEvent, ReplayOut, ReplayRequest,
                      RetryRequest, TransactionOut)
 
@@ -34,13 +38,21 @@ _404 = {404: {"model": Problem, "description": "Not found"}}
 _409 = {409: {"model": Problem, "description": "Action not allowed in the item's current status"}}
 
 
-def create_ops_app(engine: Engine, *, token: str | None = None) -> FastAPI:
+def create_ops_app(engine: Engine, *, token: str | None = None, call_log: VendorCallLog | None = None,
+                   simulators: Mapping[str, Target] | SimulatorStatus | None = None,
+                   dashboard: bool = True) -> FastAPI:
+    """``call_log``: the vendor call log the trace view reads (``ops.calls.attach_call_log``); ``simulators``: the
+    simulators whose admin status ``GET /simulators`` proxies (default: ``Q2C_OPS_SIMULATORS``); ``dashboard``:
+    serve the web dashboard at ``/dashboard`` (docs/dashboard.md)."""
     token = token or os.environ.get("Q2C_OPS_TOKEN")
     if not token:
         raise RuntimeError("the ops API needs a bearer token: pass token= or set Q2C_OPS_TOKEN")
     app = FastAPI(title="q2c ops API", version="1.0.0", dependencies=[Depends(_no_unknown_query_parameters)],
                   description="Transactions, exception queue, replay, event log, KPIs, audit verification, metrics.")
     metrics = OpsMetrics(engine)
+    calls = call_log if call_log is not None else VendorCallLog(engine)
+    sims = simulators if isinstance(simulators, SimulatorStatus) else (
+        SimulatorStatus(simulators) if simulators is not None else SimulatorStatus.from_env())
     bearer = HTTPBearer(auto_error=False)
 
     def authorized(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
@@ -84,6 +96,17 @@ def create_ops_app(engine: Engine, *, token: str | None = None) -> FastAPI:
         if not tx["timeline"] and not tx["effects"]:
             raise HTTPException(404, f"nothing recorded under correlation id {correlation_id!r}")
         return tx
+
+    @app.get("/transactions/{correlation_id}/trace", response_model=TraceOut, dependencies=auth,
+             tags=["transactions"], responses={**_401, **_404, **_422})
+    def trace(correlation_id: Annotated[str, Path(min_length=1, max_length=200)], linked: bool = True) -> Any:
+        """Every vendor call (with retries), write, decision, event and exception action under the correlation id
+        and, with ``linked``, under the runs linked to it by engagement or billed source: time order, grouped by
+        system (CRM, PSA, ERP, core), each placed in a Q2C stage."""
+        out = build_trace(engine, correlation_id, calls, linked=linked)
+        if not out["entries"]:
+            raise HTTPException(404, f"nothing recorded under correlation id {correlation_id!r}")
+        return out
 
     @app.get("/transactions", response_model=list[InboxEventOut], dependencies=auth, tags=["transactions"],
              responses={**_401, **_422})
@@ -144,6 +167,19 @@ def create_ops_app(engine: Engine, *, token: str | None = None) -> FastAPI:
     def kpis() -> Any:
         return compute_kpis(engine.events.read(0, limit=KPI_EVENT_LIMIT))
 
+    @app.get("/kpis/history", dependencies=auth, tags=["kpis"], responses={**_401, **_422},
+             response_model=KpiHistoryOut)
+    def kpis_history(bucket: Literal["hour", "day"] = "hour",
+                     limit: Annotated[int, Query(ge=1, le=500)] = 48) -> Any:
+        """The KPIs as of the end of each of the last ``limit`` hour/day buckets (running values)."""
+        return kpi_history(engine.events.read(0, limit=KPI_EVENT_LIMIT), bucket, limit)
+
+    @app.get("/simulators", response_model=list[SimulatorOut], dependencies=auth, tags=["simulators"],
+             responses={**_401, **_422})
+    async def simulator_status() -> Any:
+        """Each configured simulator's health, quotas (with use) and active fault rules, read from its admin API."""
+        return await sims.all()
+
     @app.get("/audit/verify", response_model=AuditVerifyOut, dependencies=auth, tags=["audit"],
              responses={**_401, **_422})
     def verify() -> Any:
@@ -156,6 +192,13 @@ def create_ops_app(engine: Engine, *, token: str | None = None) -> FastAPI:
     def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    if dashboard:
+        from .dashboard import mount_dashboard
+
+        mount_dashboard(app)
+    from q2c_harness.telemetry import instrument_ops_app
+
+    instrument_ops_app(app)
     return app
 
 

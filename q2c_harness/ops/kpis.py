@@ -114,3 +114,47 @@ def compute_kpis(events: Iterable[Any]) -> dict[str, Any]:
                                          "unapplied": len(set(received) - applied)},
         "events_considered": len(evs),
     }
+
+
+BUCKETS = {"hour": 3600, "day": 86400}
+
+
+def kpi_history(events: Iterable[Any], bucket: str = "hour", limit: int = 48) -> dict[str, Any]:
+    """KPIs over time: for each of the last ``limit`` buckets (hour or day, aligned to UTC) that end at or after the
+    first event, the KPIs computed over every event that occurred before the bucket's end (a running view "as of"
+    that time), flattened to the figures the dashboard charts."""
+    import datetime as dt
+
+    from q2c_harness.engine.db import iso
+
+    step = BUCKETS[bucket]
+    evs = []
+    for e in events:
+        try:
+            evs.append((parse_iso(e.occurred_at).timestamp(), e))
+        except ValueError:
+            continue
+    evs.sort(key=lambda p: (p[0], p[1].offset))
+    if not evs:
+        return {"bucket": bucket, "points": []}
+    first = int(evs[0][0] // step) * step
+    last = int(evs[-1][0] // step) * step
+    starts = list(range(max(first, last - (limit - 1) * step), last + step, step))
+    points = []
+    i = 0
+    for start in starts:
+        end = start + step
+        while i < len(evs) and evs[i][0] < end:
+            i += 1
+        k = compute_kpis([p[1] for p in evs[:i]])
+        points.append({
+            "start": iso(dt.datetime.fromtimestamp(start, dt.timezone.utc)),
+            "end": iso(dt.datetime.fromtimestamp(end, dt.timezone.utc)),
+            "events": i,
+            "activation_seconds_p50": k["quote_to_project_activation_seconds"]["p50"],
+            "billing_cycle_latency_seconds_p50": k["billing_cycle_latency_seconds"]["p50"],
+            "invoice_exception_rate": k["invoice_exception_rate"]["rate"],
+            "unbilled_backlog_items": k["unbilled_backlog"]["items"],
+            "cash_application_lag_seconds_p50": k["cash_application_lag_seconds"]["p50"],
+        })
+    return {"bucket": bucket, "points": points}

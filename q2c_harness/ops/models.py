@@ -159,3 +159,62 @@ class HealthOut(BaseModel):
 
 class Problem(BaseModel):
     detail: Any
+
+
+class TraceEntry(BaseModel):
+    at: str
+    correlation_id: str
+    group: Literal["CRM", "PSA", "ERP", "core"]
+    system: str
+    kind: str
+    stage: str
+    summary: str
+    workflow_name: str | None
+    ref: str | None = None
+    status: Any = None
+    attempt: int | None = None
+    operation: str | None = None
+
+
+class TraceRun(BaseModel):
+    correlation_id: str
+    inbox_key: str
+    workflow_name: str | None
+    status: str
+    received_at: str
+
+
+class TraceOut(BaseModel):
+    correlation_id: str
+    correlation_ids: list[str]
+    runs: list[TraceRun]
+    stages: list[str]
+    groups: list[str]
+    entries: list[TraceEntry]
+
+
+class KpiPoint(BaseModel):
+    start: str
+    end: str
+    events: int
+    activation_seconds_p50: float | None
+    billing_cycle_latency_seconds_p50: float | None
+    invoice_exception_rate: float | None
+    unbilled_backlog_items: int
+    cash_application_lag_seconds_p50: float | None
+
+
+class KpiHistoryOut(BaseModel):
+    bucket: Literal["hour", "day"]
+    points: list[KpiPoint]
+
+
+class SimulatorOut(BaseModel):
+    name: str
+    base_url: str
+    ok: bool
+    health: dict[str, Any] | None
+    quotas: list[dict[str, Any]]
+    faults: list[dict[str, Any]]
+    seed: Any = None
+    error: str | None

@@ -1,0 +1,104 @@
+"""The JSON routes the dashboard uses (trace, KPI history, simulator status) and the dashboard's own serving,
+against a stack populated by running the flows end to end (tests/ops/stack.py)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from .stack import TOKEN, Stack
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    st = Stack(tmp_path_factory.mktemp("dash")).start()
+    yield st
+    st.stop()
+
+
+@pytest.fixture
+async def client(stack):
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(stack.app), base_url="http://ops", timeout=30) as c:
+        yield c
+
+
+async def test_trace_spans_the_engagement_across_systems(client, stack):
+    r = await client.get(f"/transactions/{stack.info['quote_cid']}/trace", headers=AUTH)
+    assert r.status_code == 200
+    t = r.json()
+    assert t["stages"][:6] == ["proposal line", "project task", "time entries", "billing event", "invoice line",
+                               "payment"]
+    assert len(t["correlation_ids"]) == 4  # quote, time approval, billing run, payment
+    assert stack.info["parked_cid"] not in t["correlation_ids"]  # another engagement
+    assert [e["at"] for e in t["entries"]] == sorted(e["at"] for e in t["entries"])
+    groups = {e["group"] for e in t["entries"]}
+    assert groups == {"CRM", "PSA", "ERP", "core"}
+    kinds = {e["kind"] for e in t["entries"]}
+    assert {"inbound", "call", "write", "decision", "event"} <= kinds
+    calls = [e for e in t["entries"] if e["kind"].startswith("call")]
+    assert any("/projectTask/" in e["summary"] and e["stage"] == "project task" for e in calls)
+    assert any("/timeBill/" in e["summary"] and e["stage"] == "time entries" for e in calls)
+    assert any("/invoice/" in e["summary"] and e["stage"] == "invoice line" for e in calls)
+    assert any("customerPayment" in e["summary"] and e["stage"] == "payment" for e in calls)
+    alone = (await client.get(f"/transactions/{stack.info['quote_cid']}/trace", params={"linked": "false"},
+                              headers=AUTH)).json()
+    assert alone["correlation_ids"] == [stack.info["quote_cid"]]
+    assert (await client.get("/transactions/nope/trace", headers=AUTH)).status_code == 404
+    assert (await client.get(f"/transactions/{stack.info['quote_cid']}/trace")).status_code == 401
+
+
+async def test_trace_shows_the_parked_run_and_its_retry(client, stack):
+    t = (await client.get(f"/transactions/{stack.info['parked_cid']}/trace", headers=AUTH)).json()
+    exc = [e for e in t["entries"] if e["kind"] == "exception"]
+    assert exc and "parked" in exc[0]["summary"] and "MISSING_MASTER_DATA" in exc[0]["summary"]
+
+
+async def test_kpi_history_and_simulator_status(client, stack):
+    h = (await client.get("/kpis/history", params={"bucket": "hour"}, headers=AUTH)).json()
+    assert h["bucket"] == "hour" and h["points"]
+    last = h["points"][-1]
+    assert last["events"] >= 10 and last["invoice_exception_rate"] == 0.0
+    assert last["activation_seconds_p50"] is not None
+    assert (await client.get("/kpis/history", params={"bucket": "week"}, headers=AUTH)).status_code == 422
+    sims = (await client.get("/simulators", headers=AUTH)).json()
+    assert [s["name"] for s in sims] == ["netsuite", "psa", "salesforce"]
+    assert all(s["ok"] for s in sims)
+    ns = sims[0]
+    assert ns["quotas"][0]["name"] == "concurrency" and "used" in ns["quotas"][0]
+    assert [f["id"] for f in ns["faults"]] == ["ns-invoice-503"]
+
+
+async def test_dashboard_is_served_with_its_assets(client):
+    r = await client.get("/dashboard")
+    assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+    assert "/dashboard/static/app.js" in r.text and "script-src 'self'" in r.headers["content-security-policy"]
+    js = await client.get("/dashboard/static/app.js")
+    assert js.status_code == 200 and "sessionStorage" in js.text
+    assert (await client.get("/dashboard/static/style.css")).status_code == 200
+    assert (await client.get("/")).headers["location"] == "/dashboard"
+    spec = (await client.get("/openapi.json")).json()
+    assert "/dashboard" not in spec["paths"]
+    assert {"/transactions/{correlation_id}/trace", "/kpis/history", "/simulators"} <= set(spec["paths"])
+
+
+async def test_every_dashboard_call_is_an_ops_api_route(client):
+    """The page only calls the JSON API: each path it fetches is a documented route."""
+    import re
+
+    js = (await client.get("/dashboard/static/app.js")).text
+    spec = (await client.get("/openapi.json")).json()
+    called = set(re.findall(r'api\(["`](/[a-z/]+)', js))
+    routes = {re.sub(r"\{[^}]+\}", "", p).rstrip("/") for p in spec["paths"]}
+    for path in called:
+        assert path.rstrip("/") in routes or any(r.startswith(path.rstrip("/")) for r in routes), path
+
+
+async def test_retry_resolves_the_parked_item_over_http(client, stack):
+    # last: it changes the stack (the browser tests build their own)
+    r = await client.post(f"/exceptions/{stack.info['parked_id']}/retry", json={"owner": "ana"}, headers=AUTH)
+    assert r.status_code == 200 and r.json()["status"] == "resolved"
+    t = (await client.get(f"/transactions/{stack.info['parked_cid']}/trace", headers=AUTH)).json()
+    assert any("retry-succeeded" in e["summary"] for e in t["entries"])
+    assert "invoice line" in t["stages"]
