@@ -1,0 +1,126 @@
+"""The dashboard in a real headless Chromium (Debian's chromium driven by Playwright) against a running stack:
+uvicorn serving the ops app on a real port, the core populated by the flows end to end (tests/ops/stack.py).
+
+Skipped with the reason when playwright or chromium is missing; .ci/run installs chromium, the test extra playwright.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.ops.stack import TOKEN, Stack
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install -e '.[test]')")
+CHROMIUM = os.environ.get("Q2C_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary (apt-get install -y chromium)")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-dev-shm-usage"]
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "trace-view.png"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    st = Stack(tmp_path_factory.mktemp("browser")).start()
+    st.serve()
+    yield st
+    st.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_api.sync_playwright() as p:
+        # launch_persistent_context would take --user-data-dir; a plain launch gets a fresh temp profile itself
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, env={**os.environ, "HOME": str(profile)})
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, stack):
+    ctx = browser.new_context(viewport={"width": 1500, "height": 1000})
+    pg = ctx.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.set_default_timeout(15_000)
+    yield pg
+    ctx.close()
+    assert not errors, errors
+
+
+def test_token_prompt_then_live_transactions(page, stack):
+    page.goto(f"{stack.base_url}/dashboard")
+    page.wait_for_selector("#login-form")
+    page.fill("#token-input", "wrong")
+    page.click("#login-form button")
+    sync_api.expect(page.locator("#login-error")).to_contain_text("refused")
+    page.fill("#token-input", TOKEN)
+    page.click("#login-form button")
+    rows = page.locator("#tx-body tr[data-cid]")
+    sync_api.expect(rows.first).to_be_visible()
+    assert rows.count() >= 5
+    sync_api.expect(page.locator("#tx-body")).to_contain_text("opportunity-closed-won")
+    sync_api.expect(page.locator("#exc-count")).to_have_text("1")
+    # the token is kept for the tab only, not in the URL
+    assert page.evaluate("sessionStorage.getItem('q2c.ops.token')") == TOKEN and "token" not in page.url
+
+
+def test_trace_view_across_systems(page, stack, tmp_path):
+    page.goto(f"{stack.base_url}/dashboard#token={TOKEN}")
+    row = page.locator(f"#tx-body tr[data-cid='{stack.info['quote_cid']}']")
+    row.click()
+    sync_api.expect(page.locator("#view-trace")).to_be_visible()
+    grid = page.locator("#trace-grid")
+    sync_api.expect(grid).to_be_visible()
+    on = page.locator("#trace-stages .stage.on")
+    assert on.all_inner_texts() and [t.split("\n")[0].rstrip("0123456789") for t in on.all_inner_texts()][:6] == [
+        "proposal line", "project task", "time entries", "billing event", "invoice line", "payment"]
+    for group in ("CRM", "PSA", "ERP", "core"):
+        assert page.locator(f".trace-row[data-group='{group}']").count() > 0, group
+    sync_api.expect(grid).to_contain_text("/projectTask/")
+    sync_api.expect(grid).to_contain_text("customerPayment")
+    page.evaluate("window.scrollTo(0, 0)")
+    # docs/images/trace-view.png is refreshed with Q2C_UPDATE_SCREENSHOTS=1 (a plain run leaves the tree clean)
+    shot = SCREENSHOT if os.environ.get("Q2C_UPDATE_SCREENSHOTS") == "1" else tmp_path / "trace-view.png"
+    page.screenshot(path=str(shot))  # the viewport: tabs, stage bar, linked runs, first rows of the lanes
+    assert shot.stat().st_size > 10_000
+
+
+def test_kpis_and_simulators(page, stack):
+    page.goto(f"{stack.base_url}/dashboard#token={TOKEN}")
+    page.click("#tabs button[data-view='kpis']")
+    sync_api.expect(page.locator("#kpi-cards .card")).to_have_count(5)
+    sync_api.expect(page.locator("#kpi-charts .chart svg")).to_have_count(5)
+    assert page.locator(".chart[data-series='unbilled_backlog_items'] path.line").count() == 1
+    page.click("#tabs button[data-view='simulators']")
+    sync_api.expect(page.locator("#sim-list .sim")).to_have_count(3)
+    sync_api.expect(page.locator(".sim[data-sim='netsuite']")).to_contain_text("ns-invoice-503")
+    sync_api.expect(page.locator(".sim[data-sim='netsuite']")).to_contain_text("concurrency")
+
+
+def test_retry_an_exception_and_see_it_resolved(page, stack):
+    page.goto(f"{stack.base_url}/dashboard#token={TOKEN}")
+    page.click("#tabs button[data-view='exceptions']")
+    item = page.locator(f"#exc-body tr[data-id='{stack.info['parked_id']}']")
+    sync_api.expect(item).to_contain_text("MISSING_MASTER_DATA")
+    item.locator("button[data-act='retry']").click()
+    sync_api.expect(page.locator("#exc-msg")).to_contain_text("enter an owner")  # owner is required
+    page.fill("#exc-owner", "ana")
+    page.fill("#exc-reason", "employee created in NetSuite")
+    item.locator("button[data-act='retry']").click()
+    sync_api.expect(page.locator("#exc-msg")).to_contain_text(f"#{stack.info['parked_id']} retry: now resolved")
+    sync_api.expect(page.locator("#exc-body")).to_contain_text("no items")  # the open list is empty
+    page.select_option("#exc-status", "")
+    sync_api.expect(item).to_contain_text("resolved")
+    sync_api.expect(page.locator("#exc-count")).to_have_text("")
+    # the API agrees
+    import httpx
+
+    got = httpx.get(f"{stack.base_url}/exceptions/{stack.info['parked_id']}",
+                    headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    assert got["status"] == "resolved" and got["history"][-1]["actor"] == "ana"
