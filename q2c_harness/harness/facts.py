@@ -181,12 +181,17 @@ async def read_facts(ctx: RunContext) -> FactBundle:
             billable=bool(x.get("billable")), billing_status="billed" if x.get("is_invoiced") else "unbilled"))
     milestones: list[Milestone] = []
     ms_by_eng: dict[str, list[Milestone]] = defaultdict(list)
+    # the integration tags each billing milestone it creates with its own milestone id (an external reference)
+    ms_key = {r["subject_id"]: r["service_model_ref"]
+              for r in await v.psa_all("external_references", {"service_model": "Milestone"})
+              if r["subject_type"] == "BillingMilestone"}
     for m in await v.psa_all("billing_milestones"):
         eng = ws_engagement.get(m["workspace_id"])
         if eng is None:
             continue
         state = m.get("acceptance_state") or "pending"
-        ms = Milestone(correlation_id=f"psa-milestone-{m['id']}", xref={"psa": m["id"]}, milestone_id=str(m["id"]),
+        ms = Milestone(correlation_id=f"psa-milestone-{m['id']}", xref={"psa": m["id"]},
+                       milestone_id=str(ms_key.get(m["id"]) or m["id"]),
                        sow_id=eng, name=m["title"], amount=Decimal(m["amount_in_cents"]) / 100,
                        due_date=date.fromisoformat(m["due_date"]) if m.get("due_date") else ctx.now.date(),
                        status="billed" if m.get("is_invoiced") else "accepted" if state == "accepted" else "planned",
@@ -286,6 +291,11 @@ async def read_facts(ctx: RunContext) -> FactBundle:
                     or t.billing_status == "billed" else t for t in time_entries]
     expenses = [x.model_copy(update={"billing_status": "billed"}) if ("expense", x.expense_id) in billed_ids
                 or x.billing_status == "billed" else x for x in expenses]
+    milestones = [m.model_copy(update={"status": "billed"}) if ("milestone", m.milestone_id) in billed_ids
+                  and m.status == "accepted" else m for m in milestones]
+    sows = [sow.model_copy(update={"billing_plan": sow.billing_plan.model_copy(update={"milestones": [
+        m for m in milestones if m.sow_id == sow.sow_id]})}) if isinstance(sow.billing_plan, FixedFeePlan) else sow
+        for sow in sows]
     unbilled = sum(1 for t in time_entries if t.approval_state == "approved" and t.billable
                    and t.billing_status != "billed")
     facts = Facts(invoices=invoices, time_entries=time_entries, expenses=expenses,
@@ -341,6 +351,7 @@ def _invoice(rec: dict[str, Any], ctx: RunContext, subs: dict, customers: dict, 
         lines.append(InvoiceLine(line_id=f"{invoice_id}-{n}", kind=kind, description=ln.get("description") or "",
                                  quantity=_dec(ln.get("quantity")), unit_price=_dec(ln.get("rate")), amount=amount,
                                  source_ids=sources, contract_version=line_version, **extra))
+    lines = _with_tax(lines, _dec(rec.get("taxRate")), _dec(rec.get("taxTotal")), currency)
     return InvoiceEvent(
         correlation_id=f"ns-invoice-{rec['id']}", xref={"netsuite": str(rec["id"])}, invoice_id=invoice_id,
         sow_id=sow_id, engagement_id=engagement, client_id=customers.get(_ref(rec.get("entity")) or "") or "",
@@ -349,6 +360,24 @@ def _invoice(rec: dict[str, Any], ctx: RunContext, subs: dict, customers: dict, 
         contract_version=int(memo["version"]), lines=lines, net_total=_dec(rec.get("subtotal")),
         tax_total=_dec(rec.get("taxTotal")), gross_total=_dec(rec.get("total")), status=invoice_status(rec),
         booking_fx_rate=_dec(rec["exchangeRate"]) if rec.get("exchangeRate") is not None else None)
+
+
+def _with_tax(lines: list[InvoiceLine], rate: Decimal, header_tax: Decimal, currency: str) -> list[InvoiceLine]:
+    """NetSuite states one tax rate per invoice and computes the tax on the subtotal; a line's tax is its amount at
+    that rate, rounded. Per-line rounding may differ from the header by at most half a minor unit per line: that
+    residue goes on the largest line (anything bigger stays visible to invariant 11)."""
+    if not lines:
+        return lines
+    from q2c_harness.billing import round_money
+
+    code = "STANDARD" if rate > 0 else "OUTSIDE_SCOPE" if header_tax == 0 else "STANDARD"
+    taxes = [round_money(ln.amount * rate / 100, currency) for ln in lines]
+    diff = header_tax - sum(taxes, ZERO)
+    if diff and abs(diff) <= Decimal("0.005") * len(lines) + Decimal("0.01"):
+        big = max(range(len(lines)), key=lambda i: lines[i].amount)
+        taxes[big] += diff
+    return [ln.model_copy(update={"tax_amount": t, "tax_code": code if rate > 0 else ln.tax_code})
+            for ln, t in zip(lines, taxes)]
 
 
 def selected_invariants(scenario: Scenario) -> set[str]:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 import json
 from contextlib import AsyncExitStack
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from q2c_harness.canonical import FxPolicy
+from q2c_harness.connectors.http import RetryPolicy
 
 from .core import CoreDriver
 from .invariants import Violation
@@ -30,6 +31,8 @@ class FlowsCore(CoreDriver):
         self.stack = AsyncExitStack()
         self.rt: Any = None
         self._vendors = vendors
+        start = scenario.start
+        self._now: datetime = start if start.tzinfo else start.replace(tzinfo=timezone.utc)
 
     # ---- lifecycle ----------------------------------------------------------------------------------------------
     def _reference(self, ctx: Any) -> Any:
@@ -54,11 +57,17 @@ class FlowsCore(CoreDriver):
         db = f"sqlite:///{self.workdir}/core.sqlite"
         ref = self._reference(ctx)
         conc = self.scenario.faults.netsuite_concurrency
-        extra = {"netsuite_concurrency": max(1, conc)} if conc else {}
+        extra: dict[str, Any] = {"netsuite_concurrency": max(1, conc)} if conc else {}
+        # the scenario runs on the simulators' virtual clock: backoff sleeps are token (a vendor outage is waited out
+        # by moving the clock, not by sleeping), and circuit-breaker cooldowns are measured on the virtual clock
+        extra["retry"] = RetryPolicy(max_attempts=6, base_delay=0.001, max_delay=0.004, max_total_delay=0.05,
+                                     seed=self.scenario.seed)
+        self._now = ctx.now
         if self.mode == "in-process":
             self.rt = await self.stack.enter_async_context(CoreRuntime.in_process(
                 self.sims, db_url=db, ref=ref, sf_tenant=t.salesforce, ns_account=t.netsuite, psa_account=t.psa,
                 **extra))
+            self._use_virtual_clock()
         else:
             import httpx
 
@@ -75,7 +84,19 @@ class FlowsCore(CoreDriver):
                                          verify=self.endpoints.ca_bundle or True) as admin:
                 await provision_salesforce_fields(admin, t.salesforce)
             self.rt = await asyncio.to_thread(CoreRuntime.build, config, db_url=db, ref=ref)
+            self._use_virtual_clock()
             await asyncio.to_thread(self.rt.provision)
+
+    def _virtual_seconds(self) -> float:
+        return self._now.timestamp()
+
+    def _use_virtual_clock(self) -> None:
+        for client in (self.rt.vendors.sf, self.rt.vendors.ns, self.rt.vendors.psa):
+            client.account.clock = self._virtual_seconds
+            client.account._breakers.clear()
+        runner = self.rt.engine.runner
+        if hasattr(runner, "_sleep"):  # the inline runner's step retries wait on the virtual clock: no real sleep
+            runner._sleep = lambda _seconds: None
 
     async def provisioned(self, ctx: Any) -> None:
         from q2c_harness.flows.provision import ensure_resource
@@ -103,9 +124,11 @@ class FlowsCore(CoreDriver):
 
     async def sync(self, ctx: Any, rounds: int) -> str:
         total: dict[str, int] = {}
+        failed: list[str] = []
         for _ in range(rounds):
-            got = await self.rt.poll_once()
-            await self.rt.drain()
+            got, error = await self._poll()
+            if error:
+                failed.append(error)
             for k, n in got.items():
                 total[k] = total.get(k, 0) + n
         for refs in ctx.engagements.values():
@@ -113,12 +136,28 @@ class FlowsCore(CoreDriver):
                 rows = await ctx.vendors.sf_query(
                     f"SELECT Id, PSA_Workspace_Id__c FROM Opportunity WHERE Id = '{refs.sf_opportunity}'")
                 refs.workspace = (rows[0].get("PSA_Workspace_Id__c") if rows else None) or None
-        return ", ".join(f"{k} {n}" for k, n in total.items()) + " event(s)"
+        return ", ".join(f"{k} {n}" for k, n in total.items()) + " event(s)" + \
+            (f"; poll failed ({'; '.join(failed)}), the next poll picks up from the cursor" if failed else "")
+
+    async def _poll(self) -> tuple[dict[str, int], str | None]:
+        """One tick of the core's poller: each feed in turn; a vendor outage fails that feed's poll only (its cursor
+        stays, so the next tick reads the same events again), as the served core does."""
+        got: dict[str, int] = {}
+        errors = []
+        intake = self.rt.intake
+        for name, poll in (("salesforce", intake.poll_salesforce), ("psa", intake.poll_psa),
+                           ("netsuite", intake.poll_payments)):
+            try:
+                got[name] = await asyncio.to_thread(poll)
+            except Exception as exc:  # noqa: BLE001 - the served core logs and polls again next tick
+                got[name] = 0
+                errors.append(f"{name}: {type(exc).__name__}: {str(exc)[:120]}")
+        await self.rt.drain()
+        return got, "; ".join(errors) or None
 
     async def time_passes(self, ctx: Any) -> str:
-        got = await self.rt.poll_once()
-        await self.rt.drain()
-        return ", ".join(f"{k} {n}" for k, n in got.items() if n)
+        got, error = await self._poll()
+        return ", ".join(f"{k} {n}" for k, n in got.items() if n) + (f" (poll failed: {error})" if error else "")
 
     async def billing_run(self, ctx: Any, step: Any) -> str:
         period = step.period_end.isoformat()[:7]
@@ -261,6 +300,7 @@ class FlowsCore(CoreDriver):
 
     async def clock_moved(self, instant: datetime) -> None:
         """NetSuite access tokens live on the virtual clock: the core gets a fresh one, as its token job would."""
+        self._now = instant
         if self.rt is None:
             return
         token = await self._vendors.mint_netsuite_token()
