@@ -137,6 +137,12 @@ def _load_month_end(args: argparse.Namespace) -> int:
     return run_month_end(opts)
 
 
+def _contracts(args: argparse.Namespace) -> int:
+    from q2c_harness.contracts.cli import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="q2c", description="Quote-to-cash integration core and its harness")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -213,6 +219,27 @@ def build_parser() -> argparse.ArgumentParser:
     me.add_argument("--out", default="reports/load")
     me.add_argument("--name", default=None, help="report name (default month-end / month-end-smoke)")
     me.set_defaults(func=_load_month_end)
+    con = commands.add_parser("contracts", help="consumer contracts: generate, verify, upgrade-check, fuzz")
+    con_cmd = con.add_subparsers(dest="contracts_command", required=True)
+    gen = con_cmd.add_parser("generate", help="regenerate the pact files (contracts/pacts)")
+    gen.add_argument("--out", default=None, help="directory (default contracts/pacts)")
+    gen.set_defaults(func=_contracts)
+    ver = con_cmd.add_parser("verify", help="verify the pacts against a provider (simulator or --base-url)")
+    ver.add_argument("--provider", required=True, choices=["salesforce", "netsuite", "psa", "events"])
+    ver.add_argument("--base-url", help="a running provider, e.g. a vendor sandbox (credentials from env)")
+    ver.add_argument("--release", help="NetSuite release of the simulator account (2026.1, 2026.2)")
+    ver.set_defaults(func=_contracts)
+    upg = con_cmd.add_parser("upgrade-check", help="verify against two releases and diff their OpenAPI")
+    upg.add_argument("--provider", required=True, choices=["netsuite"])
+    upg.add_argument("--from", dest="from_release", required=True)
+    upg.add_argument("--to", dest="to_release", required=True)
+    upg.set_defaults(func=_contracts)
+    fz = con_cmd.add_parser("fuzz", help="schemathesis against a running server's /openapi.json")
+    fz.add_argument("--target", required=True, help="base URL (its /openapi.json is read) or the schema URL")
+    fz.add_argument("--max-examples", type=int, default=10)
+    fz.add_argument("--header", action="append", default=[], help="'Name: value', repeatable")
+    fz.add_argument("--reports", default="reports/contracts-fuzz", help="JUnit report directory")
+    fz.set_defaults(func=_contracts)
     return parser
 
 

@@ -1,0 +1,109 @@
+"""Message (event) contracts: what the ops dashboard and the CRM status consumer expect of the events the core
+publishes on its event log (`engine.publish(type, payload, key=...)`).
+
+Provider side: `EXAMPLE_EVENTS` are the payloads as the flows build them (field for field from
+q2c_harness/flows/*.py publish calls). GAP: the flows build these dicts inline, so the producer here mirrors them
+rather than calling a shared builder; extracting `payload_for(event_type, ...)` builders in flows is the follow-up.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pact import Pact, Verifier, match
+
+from .common import EVENTS_PROVIDER, PACT_DIR
+
+DEC = r"^-?\d+(\.\d+)?$"
+EXAMPLE_EVENTS: dict[str, dict[str, Any]] = {
+    "quote.accepted": {"engagement_id": "ENG-1", "opportunity_id": "0068W00000ABCDEQA4", "quote_id": "a0C8W0000001",
+                       "client_id": "CRM-1"},
+    "project.activated": {"engagement_id": "ENG-1", "opportunity_id": "0068W00000ABCDEQA4",
+                          "quote_id": "a0C8W0000001", "client_id": "CRM-1", "job_id": "301", "workspace_id": "12",
+                          "customer_id": "107"},
+    "time.approved": {"event_id": "17", "sources": ["T-41"]},
+    "milestone.approved": {"milestone_id": "7", "invoice_id": "INV-ENG-1-M1"},
+    "invoice.posted": {"invoice_id": "INV-ENG-1-2026-01", "netsuite_id": "201", "engagement_id": "ENG-1",
+                       "client_id": "CRM-1", "gross_total": "1995.00", "currency": "GBP", "tran_id": "INV0001"},
+    "payment.received": {"payment_id": "301", "amount": "500.00", "applied": "500.00", "unapplied": "0.00",
+                         "customer_id": "107", "invoices": [{"invoice_id": "INV-2", "status": "partially_paid",
+                                                             "open_balance": "700.00"}]},
+}
+
+DASHBOARD: dict[str, dict[str, Any]] = {
+    "quote.accepted": {"engagement_id": match.like("ENG-1"), "quote_id": match.like("a0C8W0000001"),
+                       "client_id": match.like("CRM-1")},
+    "project.activated": {"engagement_id": match.like("ENG-1"), "job_id": match.like("301"),
+                          "workspace_id": match.like("12")},
+    "time.approved": {"event_id": match.like("17"), "sources": match.each_like("T-41")},
+    "milestone.approved": {"milestone_id": match.like("7"), "invoice_id": match.like("INV-ENG-1-M1")},
+    "invoice.posted": {"invoice_id": match.like("INV-ENG-1-2026-01"), "engagement_id": match.like("ENG-1"),
+                       "gross_total": match.regex("1995.00", regex=DEC), "currency": match.regex("GBP", regex="^[A-Z]{3}$")},
+    "payment.received": {"payment_id": match.like("301"), "amount": match.regex("500.00", regex=DEC),
+                         "invoices": match.each_like({"invoice_id": match.like("INV-2"),
+                                                      "open_balance": match.regex("700.00", regex=DEC)})},
+}
+CRM_STATUS: dict[str, dict[str, Any]] = {
+    "invoice.posted": {"invoice_id": match.like("INV-ENG-1-2026-01"), "netsuite_id": match.like("201"),
+                       "tran_id": match.like("INV0001"), "gross_total": match.regex("1995.00", regex=DEC)},
+    "payment.received": {"payment_id": match.like("301"), "customer_id": match.like("107"),
+                         "invoices": match.each_like({"invoice_id": match.like("INV-2"), "status": match.like("paid"),
+                                                      "open_balance": match.regex("700.00", regex=DEC)})},
+}
+CONSUMERS = {"q2c-ops-dashboard": DASHBOARD, "q2c-crm-status": CRM_STATUS}
+
+
+def description(event_type: str) -> str:
+    return f"a {event_type} event"
+
+
+def message_pact(consumer: str) -> Pact:
+    p = Pact(consumer, EVENTS_PROVIDER).with_specification("V4")
+    for event_type, body in CONSUMERS[consumer].items():
+        (p.upon_receiving(description(event_type), "Async")
+         .given("the core published it on the event log")
+         .with_body(body, content_type="application/json")
+         .with_metadata({"event_type": event_type}))
+    return p
+
+
+def handle(consumer: str):  # the consumer's handler: parse and read the fields it relies on
+    def handler(body: str | bytes | None, metadata: dict[str, object]) -> None:
+        event = json.loads(body or b"{}")
+        expected = CONSUMERS[consumer][str(metadata["event_type"])]
+        missing = [k for k in expected if k not in event]
+        assert not missing, f"{consumer}: {metadata['event_type']} lacks {missing}"
+    return handler
+
+
+def build_message_pacts(directory: Path = PACT_DIR) -> list[Path]:
+    out = []
+    for consumer in CONSUMERS:
+        p = message_pact(consumer)
+        p.verify(handle(consumer), "Async")
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        p.write_file(directory, overwrite=True)
+        out.append(Path(directory) / f"{consumer}-{EVENTS_PROVIDER}.json")
+    return out
+
+
+def verify_events_provider(directory: Path = PACT_DIR, provider_name: str = EVENTS_PROVIDER):
+    from .verify import VerificationReport, _parse
+
+    by_desc = {description(t): (t, payload) for t, payload in EXAMPLE_EVENTS.items()}
+
+    def produce(name: str, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+        event_type, payload = by_desc[name]
+        return {"contents": json.dumps(payload).encode(), "metadata": {"event_type": event_type},
+                "content_type": "application/json"}
+
+    v = Verifier(provider_name, host="127.0.0.1").message_handler(produce)
+    for consumer in CONSUMERS:
+        v.add_source(str(Path(directory) / f"{consumer}-{EVENTS_PROVIDER}.json"))
+    try:
+        v.verify()
+    except RuntimeError:
+        pass
+    return VerificationReport(provider_name, "event log payloads", _parse(v.results, ""), v.output(strip_ansi=True), [])

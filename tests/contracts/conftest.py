@@ -1,0 +1,3 @@
+import os
+
+os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
