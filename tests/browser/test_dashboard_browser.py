@@ -124,3 +124,57 @@ def test_retry_an_exception_and_see_it_resolved(page, stack):
     got = httpx.get(f"{stack.base_url}/exceptions/{stack.info['parked_id']}",
                     headers={"Authorization": f"Bearer {TOKEN}"}).json()
     assert got["status"] == "resolved" and got["history"][-1]["actor"] == "ana"
+
+
+@pytest.fixture
+def seeded_server(tmp_path):
+    """The ops tests' seeded engine (one business item, one transient item) served by uvicorn on a real port."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from q2c_harness.ops import create_ops_app
+    from tests.ops.conftest import TOKEN as SEEDED_TOKEN, seeded_engine
+
+    engine = seeded_engine(f"sqlite:///{tmp_path / 'ops.sqlite'}")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_ops_app(engine, token=SEEDED_TOKEN), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    while not server.started:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", SEEDED_TOKEN, engine
+    server.should_exit = True
+    t.join(10)
+    engine.db.dispose()
+
+
+def test_ignore_needs_a_reason_and_bulk_replay_by_lot(browser, seeded_server):
+    base, token, engine = seeded_server
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = ctx.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{base}/dashboard#token={token}")
+    page.click("#tabs button[data-view='exceptions']")
+    transient = page.locator("#exc-body tr", has_text="503 exhausted")
+    sync_api.expect(transient).to_have_count(1)
+    page.fill("#exc-owner", "bo")
+    transient.locator("button[data-act='ignore']").click()
+    sync_api.expect(page.locator("#exc-msg")).to_contain_text("a reason is required to ignore")
+    page.fill("#exc-reason", "PSA test project")
+    transient.locator("button[data-act='ignore']").click()
+    sync_api.expect(page.locator("#exc-msg")).to_contain_text("now ignored")
+    engine.state["fail"] = False  # the master data is fixed: the business item's replay will succeed
+    page.fill("#exc-reason", "")
+    page.select_option("#bulk-lot-name", "business")
+    page.click("#bulk-lot")
+    sync_api.expect(page.locator("#exc-msg")).to_contain_text("replayed 1 (business), resolved 1")
+    sync_api.expect(page.locator("#exc-body")).to_contain_text("no items")
+    statuses = {i.status for i in engine.exceptions.list()}
+    assert statuses == {"ignored", "resolved"}
+    ctx.close()
