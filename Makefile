@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/q2c sim tour
+	$(VENV)/bin/q2c scenario run --all
 
 test: $(STAMP)
 	$(PY) -m pytest -q
