@@ -225,6 +225,9 @@ def _currency_id(ctx: FlowContext, code: str) -> str:
 
     if code == "USD":
         rid = ctx.ns_id("currency", currency_eid(code), required=False)
+        if rid is None:  # the account's base currency (internal id 1); remember it: one lookup per process
+            with ctx._lock:
+                ctx._ns_ids[("currency", currency_eid(code).upper())] = "1"
         return rid or "1"
     return str(ctx.ns_id("currency", currency_eid(code), what=f"currency {code}"))
 

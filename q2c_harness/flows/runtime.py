@@ -92,7 +92,8 @@ class CoreRuntime:
     async def in_process(cls, sims: Mapping[str, Any], *, db_url: str | None = None, durable: bool = False,
                          ref: ReferenceData | None = None, provision: bool = True, sf_tenant: str = SF_TENANT,
                          ns_account: str = NS_ACCOUNT, psa_account: str = PSA_ACCOUNT,
-                         webhook_secret: str | None = None, **config_changes: Any) -> AsyncIterator["CoreRuntime"]:
+                         webhook_secret: str | None = None, worker_concurrency: int = 8,
+                         **config_changes: Any) -> AsyncIterator["CoreRuntime"]:
         """The core against in-process simulators (``build_simulators``): credentials minted through their admin
         APIs, the integration provisioned (custom fields, NetSuite master data), SQLite in a temp file by default."""
         transports = {name: httpx.ASGITransport(sims[name].asgi) for name in ("salesforce", "netsuite", "psa")}
@@ -117,7 +118,7 @@ class CoreRuntime:
             tmp = tempfile.TemporaryDirectory(prefix="q2c-core-")
             db_url = f"sqlite:///{tmp.name}/core.sqlite"
         rt = await asyncio.to_thread(cls.build, config, db_url=db_url, durable=durable, ref=ref,
-                                     transports=transports)
+                                     transports=transports, worker_concurrency=worker_concurrency)
         try:
             if provision:
                 await asyncio.to_thread(rt.provision)

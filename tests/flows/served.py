@@ -122,10 +122,12 @@ def setup_world(endpoints_file: str, db_url: str, *, engagements: int, entries: 
         core.close()
 
 
-def check_vendor_state(endpoints_file: str, world: dict[str, Any]) -> dict[str, Any]:
+def check_vendor_state(endpoints_file: str, world: dict[str, Any], *, one_run: bool = True) -> dict[str, Any]:
     """Read NetSuite, Salesforce and the PSA back through their APIs: every approved entry has exactly one time
     bill, every engagement exactly one client invoice (total = hours x rate) and one intercompany invoice, every
-    opportunity says Invoiced, no PSA reference is duplicated. Returns counts; raises AssertionError otherwise."""
+    opportunity says Invoiced, no PSA reference is duplicated. Returns counts; raises AssertionError otherwise.
+    ``one_run=False`` (a scheduler may bill an engagement in several runs while its time is still arriving): the
+    client invoices of an engagement add up to hours x rate instead."""
     from q2c_harness.flows.vendors import VendorConfig, Vendors
 
     vendors = Vendors(VendorConfig.from_endpoints_file(endpoints_file))
@@ -140,11 +142,15 @@ def check_vendor_state(endpoints_file: str, world: dict[str, Any]) -> dict[str, 
             opps = {}
             for e in world["engagements"].values():
                 opps[e["opportunity"]] = (await sf.get("Opportunity", e["opportunity"]))
-            inv_by_eid = {str(r["externalid"]).upper(): str(r["id"]) for r in inv}
-            totals = {}
+            totals: dict[str, Any] = {}
             for eng in world["engagements"]:
-                rid = inv_by_eid.get(f"Q2C-INVOICE-INV-{eng}-{period}-1".upper())
-                totals[eng] = None if rid is None else (await ns.get("invoice", rid))["total"]
+                prefix = f"Q2C-INVOICE-INV-{eng}-{period}-".upper()
+                mine = [str(r["id"]) for r in inv if str(r["externalid"]).upper().startswith(prefix)]
+                if mine:
+                    got = await asyncio.gather(*(ns.get("invoice", rid) for rid in mine))
+                    totals[eng] = sum((Decimal(str(g["total"])) for g in got), Decimal("0"))
+                else:
+                    totals[eng] = None
             return {"timebills": tb, "invoices": inv, "refs": refs, "opps": opps, "totals": totals}
 
         got = vendors.run(read())
@@ -161,8 +167,11 @@ def check_vendor_state(endpoints_file: str, world: dict[str, Any]) -> dict[str, 
     assert all(c == 1 for c in inv.values()), f"invoices duplicated: {[k for k, c in inv.items() if c > 1]}"
     client = {k for k in inv if k.startswith("Q2C-INVOICE-INV-")}
     ic = {k for k in inv if k.startswith("Q2C-INVOICE-IC-")}
-    assert len(client) == len(world["engagements"]), (len(client), sorted(client)[:5])
-    assert len(ic) == len(world["engagements"]), (len(ic), sorted(ic)[:5])
+    if one_run:
+        assert len(client) == len(world["engagements"]), (len(client), sorted(client)[:5])
+        assert len(ic) == len(world["engagements"]), (len(ic), sorted(ic)[:5])
+    else:
+        assert len(client) >= len(world["engagements"]) and 1 <= len(ic) <= len(client), (len(client), len(ic))
     for eng, e in world["engagements"].items():
         assert got["totals"][eng] is not None, f"no invoice for {eng}"
         assert Decimal(str(got["totals"][eng])) == Decimal(e["expected_gross"]), (eng, got["totals"][eng], e)
@@ -187,7 +196,7 @@ def check_core_state(db_url: str, world: dict[str, Any]) -> dict[str, Any]:
         expected = {f"T-{t}" for e in world["engagements"].values() for t in e["entries"]}
         assert set(billed) == expected and all(c == 1 for c in billed.values())
         runs = store.runs()
-        assert runs and all(r["status"] == "posted" for r in runs), [(r["run_id"], r["status"]) for r in runs]
+        assert runs and all(r["status"] in ("posted", "empty") for r in runs), [(r["run_id"], r["status"]) for r in runs]
         open_items = engine.exceptions.list(status="open", limit=100)
         assert not open_items, [(i.code, i.message) for i in open_items]
         pending = [e for e in engine.ledger.list(limit=100_000) if e["status"] != "done"]
