@@ -78,13 +78,16 @@ def _core_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from q2c_harness.ops.app import create_ops_app
+    from q2c_harness.ops.calls import attach_call_log
+    from q2c_harness.telemetry import call_log_span
 
     token = args.ops_token or os.environ.get("Q2C_OPS_TOKEN") or secrets.token_urlsafe(24)
     core = _core_runtime(args)
     if args.provision:
         core.provision()
-    server = uvicorn.Server(uvicorn.Config(create_ops_app(core.engine, token=token), host=args.host, port=args.port,
-                                           log_level="warning"))
+    call_log = attach_call_log(core.vendors, core.engine, extra=call_log_span)  # the trace view's vendor calls
+    ops = create_ops_app(core.engine, token=token, call_log=call_log)
+    server = uvicorn.Server(uvicorn.Config(ops, host=args.host, port=args.port, log_level="warning"))
     threading.Thread(target=server.run, name="q2c-ops", daemon=True).start()
     print(f"q2c core: ops API on http://{args.host}:{args.port}  database {core.engine.url}", flush=True)
     if not (args.ops_token or os.environ.get("Q2C_OPS_TOKEN")):
