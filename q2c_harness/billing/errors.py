@@ -105,6 +105,18 @@ class RetainerOverdrawn(BillingRuleViolation):
     code = "retainer_overdrawn"
 
 
+class RateCardMismatch(BillingRuleViolation):
+    """A time entry carries a rate that is not the contract rate card's rate in force on its work date."""
+
+    code = "rate_card_mismatch"
+
+
+class MilestoneRejected(BillingRuleViolation):
+    """The client rejected a billing milestone: it is not billed until accepted after rework."""
+
+    code = "milestone_rejected"
+
+
 class NotIntercompanyPartners(BillingRuleViolation):
     code = "not_intercompany_partners"
 

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from q2c_harness.billing import assemble_invoice, bill_milestone, determine_tax
+from q2c_harness.billing.errors import MilestoneRejected
 from q2c_harness.canonical import Client, Engagement, Milestone, StatementOfWork
 from q2c_harness.engine.events import MILESTONE_APPROVED
 from q2c_harness.errors import BusinessError
@@ -21,7 +22,7 @@ from .time_to_invoice import write_invoice
 
 WORKFLOW = "q2c.flows.milestone_to_invoice"
 FLOW = "milestone"
-MILESTONE_EVENTS = ("billing_milestone:accepted",)
+MILESTONE_EVENTS = ("billing_milestone:accepted", "billing_milestone:rejected")
 
 
 def plan_milestone_invoice(ctx: FlowContext, event: dict[str, Any], record: dict[str, Any],
@@ -41,6 +42,15 @@ def plan_milestone_invoice(ctx: FlowContext, event: dict[str, Any], record: dict
     planned = next(m for m in sow.billing_plan.milestones if m.milestone_id == milestone_id)
     accepted_at = record.get("accepted_at")
     state = record.get("acceptance_state")
+    if event.get("event_type") == "billing_milestone:rejected" and state != "accepted":
+        # the client rejected it: not billed; delivery reworks it, the client accepts, then the item is retried
+        # (or the acceptance event bills it: the invoice is keyed by the milestone, so it is billed once)
+        exc = MilestoneRejected(
+            f"engagement {engagement.engagement_id}: milestone {milestone_id} ({planned.name}, {planned.amount} "
+            f"{engagement.currency}) is {state} in the PSA: {record.get('rejection_reason') or 'no reason given'}",
+            ref=milestone_id)
+        exc.owner = ctx.owner("milestone_acceptance")  # type: ignore[attr-defined]
+        raise exc
     milestone = load(Milestone, {**planned.model_dump(mode="json"),
                                           "status": "accepted" if state == "accepted" else "completed",
                                           "accepted_on": str(accepted_at)[:10] if accepted_at else None})

@@ -30,6 +30,7 @@ OPPORTUNITY_FIELDS = [
     ("Amount_Paid__c", "currency", {"precision": 16, "scale": 2}),
     ("Last_Invoice_Date__c", "date", {}),
     ("Last_Payment_Date__c", "date", {}),
+    ("Q2C_Retainer_Amount__c", "currency", {"precision": 16, "scale": 2}),  # sales: a retainer paid up front
 ]
 ACCOUNT_FIELDS = [("VAT_Number__c", "string", {"length": 40})]
 FX_TO_USD = {"GBP": Decimal("1.25"), "EUR": Decimal("1.10"), "USD": Decimal("1")}

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from q2c_harness.billing import validate_milestone_schedule
-from q2c_harness.canonical import Client, Engagement, StatementOfWork
+from datetime import date
+from decimal import Decimal
+
+from q2c_harness.billing import assemble_invoice, determine_tax, round_money, validate_milestone_schedule
+from q2c_harness.canonical import Client, Engagement, InvoiceLine, RetainerPlan, StatementOfWork
 from q2c_harness.connectors.mapping import netsuite as nsmap
 from q2c_harness.connectors.mapping import psa as psamap
 from q2c_harness.connectors.mapping import salesforce as sfmap
@@ -23,6 +26,7 @@ from .reference import entity_eid, item_eid
 WORKFLOW = "q2c.flows.quote_to_project"
 FLOW = "quote"
 
+RETAINER_FIELD = "Q2C_Retainer_Amount__c"  # on the Opportunity: the retainer the client pays up front
 SF_KEY_FIELDS = {"engagement": "Q2C_Engagement_Id__c", "project": "NetSuite_Project_Id__c",
                  "workspace": "PSA_Workspace_Id__c"}
 
@@ -85,6 +89,12 @@ def plan_engagement(ctx: FlowContext, data: dict[str, Any], correlation_id: str)
                                          fx_policy=ctx.ref.fx_policy)
     if plan.kind == "fixed_fee":
         validate_milestone_schedule(plan, terms.currency)
+    retainer = opp.get(RETAINER_FIELD)
+    if retainer not in (None, "", 0) and plan.kind == "time_and_materials":
+        # a retainer: the client pays it up front (a liability), approved time at the rate card draws it down
+        plan = RetainerPlan(correlation_id=correlation_id, billing_plan_id=ids["billing_plan_id"],
+                            retainer_amount=round_money(Decimal(str(retainer)), terms.currency),
+                            rate_card_id=plan.rate_card_id, fx_policy=plan.fx_policy)
     engagement = sfmap.engagement_from_quote(terms, engagement_id=ids["engagement_id"], client_id=client.client_id,
                                              contracting_entity_id=entity.entity_id, correlation_id=correlation_id)
     sow = sfmap.statement_of_work_from_quote(terms, sow_id=ids["sow_id"], engagement_id=ids["engagement_id"],
@@ -206,6 +216,18 @@ def register(ctx: FlowContext) -> None:
         engine.publish(PROJECT_ACTIVATED, {**common, **keys}, key=f"{PROJECT_ACTIVATED}:{eng.engagement_id}")
         return {"status": "activated", **common, **keys}
 
+    @step("q2c.quote.retainer_invoice")
+    def s_retainer(plan: dict[str, Any], keys: dict[str, Any], cid: str) -> dict[str, Any]:
+        from .cash_to_crm import post_invoice_status
+        from .time_to_invoice import write_invoice
+
+        rated = retainer_invoice(ctx, plan, keys, cid)
+        ns_invoice = write_invoice(ctx, rated)
+        engine.decide("billing.retainer_invoice", {"billing_plan_id": plan["sow"]["billing_plan"]["billing_plan_id"]},
+                      {"invoice_id": rated["invoice"]["invoice_id"], "amount": rated["invoice"]["net_total"]})
+        post_invoice_status(ctx, plan["opportunity_id"], rated["invoice"], ns_invoice["id"])
+        return {"invoice_id": rated["invoice"]["invoice_id"], "netsuite_id": ns_invoice["id"]}
+
     def flow(message: dict[str, Any]) -> dict[str, Any]:
         opp_id = message["payload"]["opportunity_id"]
         data = s_read(opp_id)
@@ -215,9 +237,38 @@ def register(ctx: FlowContext) -> None:
         ws = s_workspace(plan)
         contract = s_contract(plan, customer["id"], project)
         keys = {"customer_id": customer["id"], **project, **ws, **contract}
-        return s_activate(plan, keys)
+        out = s_activate(plan, keys)
+        if plan["sow"]["billing_plan"]["kind"] == "retainer":
+            out["retainer_invoice"] = s_retainer(plan, keys, message["correlation_id"])
+        return out
 
     engine.workflow(WORKFLOW)(owned(FLOW, ctx, flow))
+
+
+def retainer_invoice(ctx: FlowContext, plan: dict[str, Any], keys: dict[str, Any], correlation_id: str
+                     ) -> dict[str, Any]:
+    """The retainer invoiced up front (``INV-<engagement>-RETAINER``, one line for the retainer amount); what the
+    client pays on it is the retainer received, a liability that billing runs draw down."""
+    from .time_to_invoice import retainer_invoice_id
+
+    eng = load(Engagement, plan["engagement"])
+    sow = load(StatementOfWork, plan["sow"])
+    client = load(Client, plan["client"])
+    bp = sow.billing_plan
+    invoice_id = retainer_invoice_id(eng.engagement_id)
+    line = InvoiceLine(line_id=f"{invoice_id}-1", kind="adjustment", description=f"Retainer {bp.billing_plan_id} "
+                       "paid in advance (drawn down by approved time)", quantity=Decimal("1"),
+                       unit_price=bp.retainer_amount, amount=bp.retainer_amount, source_ids=[bp.billing_plan_id],
+                       contract_version=sow.current.version)
+    tax = determine_tax(ctx.ref.entity(eng.contracting_entity_id), client, ctx.ref.tax_rates)
+    start = next((ln["start"] for ln in plan["lines"] if ln.get("start")), None)
+    invoice = assemble_invoice(invoice_id=invoice_id, correlation_id=correlation_id, sow_id=sow.sow_id,
+                               engagement_id=eng.engagement_id, client_id=client.client_id,
+                               contracting_entity_id=eng.contracting_entity_id,
+                               invoice_date=date.fromisoformat(start) if start else date.today(),
+                               currency=eng.currency, contract_version=sow.current.version, lines=[line], tax=tax,
+                               customer_vat_id=client.vat_id)
+    return {"invoice": invoice.model_dump(mode="json"), "tax_rate": str(tax.rate_percent), "keys": keys}
 
 
 def _currency_id(ctx: FlowContext, code: str) -> str:

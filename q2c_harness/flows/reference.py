@@ -48,7 +48,7 @@ class ReferenceData:
     ic_markup_percent: Decimal = Decimal("0")
     owners: dict[str, str] = field(default_factory=lambda: {
         "quote": "sales-ops", "billing": "billing-ops", "milestone": "billing-ops", "change_order": "pmo",
-        "cash": "ar-team", "intake": "integration-team"})
+        "cash": "ar-team", "intake": "integration-team", "milestone_acceptance": "delivery"})
 
     def contracting_entity(self, country: str) -> LegalEntity:
         entity_id = self.country_entity.get(country)

@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -190,6 +191,28 @@ class CoreRuntime:
 
     async def retry_exception(self, item_id: int, *, actor: str = "scenario", reason: str = "retry") -> Any:
         return await asyncio.to_thread(self.engine.exceptions.retry, item_id, actor=actor, reason=reason)
+
+    def rate_mismatches(self, engagement_id: str) -> list[dict[str, Any]]:
+        """Staged time entries of an engagement whose PSA rate is not the rate card's (and not corrected yet)."""
+        staged = [s for p in sorted({r["period"] for r in self.store.runs(engagement_id)} |
+                                    {p for e, p in self.store.pending_runs() if e == engagement_id})
+                  for s in self.store.staged(engagement_id, p)]
+        return time_to_invoice.rate_mismatches(self.ctx, engagement_id, staged)
+
+    def correct_rate(self, engagement_id: str, source_id: str, *, actor: str, reason: str) -> dict[str, Any]:
+        """Billing-ops' fix for ``RateCardMismatch``: bill the entry at the rate card's rate (recorded, audited);
+        then retry the parked run. (An approved PSA time entry is locked, so the fix is recorded in the core.)"""
+        bad = {b["source_id"]: b for b in self.rate_mismatches(engagement_id)}
+        if source_id not in bad:
+            raise KeyError(f"{source_id}: no uncorrected rate mismatch on engagement {engagement_id}")
+        b = bad[source_id]
+        self.store.correct_rate(source_id, engagement_id, Decimal(b["psa_rate"]), Decimal(b["rate"]), actor=actor,
+                                reason=reason)
+        self.engine.decide("billing.rate_correction", {"source_id": source_id, "psa_rate": b["psa_rate"],
+                                                       "actor": actor, "reason": reason},
+                           {"rate": b["rate"], "rate_card_id": b["rate_card_id"],
+                            "rate_card_version": b["rate_card_version"]})
+        return b
 
     async def replay_event(self, inbox_key: str) -> Any:
         wid = await asyncio.to_thread(self.engine.replay_event, inbox_key)

@@ -9,6 +9,8 @@
 - ``q2c_flow_billed``: one row per billed source (time entry, expense, milestone): the unique constraint is the
   "billed at most once" rule; the row names the invoice that billed it.
 - ``q2c_flow_runs``: billing runs (engagement x period): which sources each run froze, its invoice id and status.
+- ``q2c_flow_rate_corrections``: billing-ops' decisions on time entries whose PSA rate is not the rate card's
+  (``RateCardMismatch``): bill the entry at the rate card's rate (who, why, when).
 - ``q2c_flow_cursors``: intake cursors (Salesforce replay id, PSA event id, NetSuite payment watermark).
 """
 
@@ -69,6 +71,17 @@ runs = sa.Table(
     sa.Column("result", sa.Text, nullable=True),
     sa.Column("updated_at", TS, nullable=False),
     sa.UniqueConstraint("engagement_id", "period", "seq", name="uq_q2c_flow_runs_seq"),
+)
+
+rate_corrections = sa.Table(
+    "q2c_flow_rate_corrections", metadata,
+    sa.Column("source_id", sa.String(200), primary_key=True),
+    sa.Column("engagement_id", sa.String(200), nullable=False),
+    sa.Column("psa_rate", sa.String(40), nullable=False),
+    sa.Column("rate", sa.String(40), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("at", TS, nullable=False),
 )
 
 cursors = sa.Table(
@@ -242,6 +255,23 @@ class FlowStore:
             if kinds_prefix is None or row["source_id"].startswith(kinds_prefix):
                 total += Decimal(row["amount"])
         return total
+
+    # rate corrections ----------------------------------------------------------------------------------------------
+    def correct_rate(self, source_id: str, engagement_id: str, psa_rate: Decimal, rate: Decimal, *, actor: str,
+                     reason: str) -> None:
+        """Record billing-ops' decision to bill a time entry at ``rate`` (the rate card's) instead of the PSA's."""
+        with self.db.tx() as conn:
+            conn.execute(sa.delete(rate_corrections).where(rate_corrections.c.source_id == source_id))
+            conn.execute(sa.insert(rate_corrections).values(
+                source_id=source_id, engagement_id=engagement_id, psa_rate=str(psa_rate), rate=str(rate),
+                actor=actor, reason=reason, at=self.db.now()))
+
+    def rate_corrections(self, engagement_id: str | None = None) -> dict[str, dict[str, Any]]:
+        q = sa.select(rate_corrections)
+        if engagement_id:
+            q = q.where(rate_corrections.c.engagement_id == engagement_id)
+        with self.db.tx() as conn:
+            return {r["source_id"]: dict(r) for r in conn.execute(q).mappings()}
 
     # cursors -------------------------------------------------------------------------------------------------------
     def cursor(self, name: str, default: str | None = None) -> str | None:

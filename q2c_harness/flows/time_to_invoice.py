@@ -24,9 +24,12 @@ from q2c_harness.billing import (
     cross_charge,
     determine_tax,
     rate_time_entry,
+    round_money,
     select_billable,
 )
-from q2c_harness.billing.errors import CurrencyMismatch
+from q2c_harness.billing.errors import CurrencyMismatch, RateCardMismatch
+from q2c_harness.billing.rating import rate_in_force
+from q2c_harness.billing.retainers import RetainerBalance, draw_down_retainer, receive_retainer
 from q2c_harness.canonical import (
     Client,
     Engagement,
@@ -121,7 +124,8 @@ def fetch_and_stage(ctx: FlowContext, event: dict[str, Any], correlation_id: str
         if tx.approval_state != "approved":
             continue
         staged.append((f"T-{tx.time_entry_id}", "time", tx.engagement_id, period_of(tx.work_date.isoformat()),
-                       {"tx": tx.model_dump(mode="json"), "user_name": user.get("full_name", "")}))
+                       {"tx": tx.model_dump(mode="json"), "user_name": user.get("full_name", ""),
+                        "psa_rate": _psa_rate(rec), "psa_currency": rec.get("currency")}))
     for rec in data["expenses"]:
         eng = _engagement_for_workspace(ctx, rec["workspace_id"])
         user = data["users"][str(rec["user_id"])]
@@ -136,6 +140,64 @@ def fetch_and_stage(ctx: FlowContext, event: dict[str, Any], correlation_id: str
     new = ctx.store.stage(staged)
     return {"staged": [s[0] for s in staged], "new": new,
             "runs": sorted({f"{s[2]}|{s[3]}" for s in staged})}
+
+
+def _psa_rate(rec: dict[str, Any]) -> str | None:
+    """The rate the PSA shows on a time entry (explicit or its own rate card's), as a decimal string."""
+    cents = rec.get("rate_in_cents")
+    return str((Decimal(str(cents)) / 100).quantize(Decimal("0.01"))) if cents is not None else None
+
+
+def rate_mismatches(ctx: FlowContext, engagement_id: str, staged: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Staged time entries whose PSA rate differs from the contract rate card's rate in force on the work date (in
+    the rate card's currency) and that billing-ops has not corrected. Entries without a PSA rate, or with a rate in
+    another currency than the card's, are rated from the card alone."""
+    data = ctx.store.engagement(engagement_id)
+    if data is None:
+        return []
+    plan = load(StatementOfWork, data["sow"]).billing_plan
+    card = ctx.ref.rate_cards.get(getattr(plan, "rate_card_id", None) or "")
+    if card is None:
+        return []
+    corrected = ctx.store.rate_corrections(engagement_id)
+    out = []
+    for s in staged:
+        if s["kind"] != "time" or not s.get("psa_rate") or s["source_id"] in corrected:
+            continue
+        tx = load(TimeTransaction, s["tx"])
+        version, rate = rate_in_force(card, tx.role, tx.region, tx.work_date)
+        if s.get("psa_currency") not in (None, version.currency):
+            continue
+        if Decimal(s["psa_rate"]) != rate:
+            out.append({"source_id": s["source_id"], "time_entry_id": tx.time_entry_id,
+                        "work_date": tx.work_date.isoformat(), "role": tx.role, "region": tx.region,
+                        "psa_rate": s["psa_rate"], "rate": str(rate), "currency": version.currency,
+                        "rate_card_id": card.rate_card_id, "rate_card_version": version.version})
+    return out
+
+
+def check_rates(ctx: FlowContext, engagement_id: str, staged: list[dict[str, Any]]) -> None:
+    """Raise ``RateCardMismatch`` (business lot, owner billing-ops) naming every mismatched entry."""
+    bad = rate_mismatches(ctx, engagement_id, staged)
+    if bad:
+        what = "; ".join(f"time entry {b['time_entry_id']} ({b['work_date']}, {b['role']}/{b['region']}) carries "
+                         f"{b['psa_rate']} {b['currency']} in the PSA, rate card {b['rate_card_id']} "
+                         f"v{b['rate_card_version']} has {b['rate']}" for b in bad)
+        raise RateCardMismatch(f"engagement {engagement_id}: {what}", ref=bad[0]["source_id"])
+
+
+def retainer_invoice_id(engagement_id: str) -> str:
+    return f"INV-{engagement_id}-RETAINER"
+
+
+def retainer_received(ctx: FlowContext, engagement_id: str) -> Decimal:
+    """Cash received on the retainer: what NetSuite shows paid on the retainer invoice (total - amount remaining)."""
+    rec = ctx.ns_lookup("invoice", nsmap.invoice_external_id(retainer_invoice_id(engagement_id)))
+    if rec is None:
+        return Decimal("0")
+    total = Decimal(str(rec.get("total") or 0))
+    remaining = rec.get("amountRemaining", rec.get("amountDue"))
+    return total - Decimal(str(remaining if remaining is not None else total))
 
 
 def _engagement_for_workspace(ctx: FlowContext, workspace_id: Any) -> dict[str, Any]:
@@ -166,22 +228,31 @@ def rate_run(ctx: FlowContext, run: dict[str, Any], correlation_id: str) -> dict
     lines: list[InvoiceLine] = []
     held: list[dict[str, Any]] = []
     amounts: dict[str, Decimal] = {}
+    check_rates(ctx, engagement.engagement_id, list(staged.values()))
     if times:
-        if plan.kind != "time_and_materials":
+        if plan.kind not in ("time_and_materials", "retainer"):
             raise BusinessError(f"engagement {engagement.engagement_id} bills {plan.kind}: time is not billable",
                                 system="q2c", code="TIME_ON_FIXED_FEE")
-        card = ctx.ref.rate_cards[plan.rate_card_id]
-        rated = [rate_time_entry(t, rate_card=card, fx_policy=plan.fx_policy, fx_rates=ctx.ref.fx_rates,
+        card = ctx.ref.rate_cards[plan.rate_card_id or ctx.ref.default_rate_card]
+        fx_policy = plan.fx_policy or ctx.ref.fx_policy
+        rated = [rate_time_entry(t, rate_card=card, fx_policy=fx_policy, fx_rates=ctx.ref.fx_rates,
                                  contract_currency=engagement.currency, invoice_date=inv_date) for t in times]
         billed_before = sum((Decimal(r["amount"]) for r in ctx.store.billed(engagement.engagement_id)
                              if r["invoice_id"] != invoice_id), Decimal("0"))
         tm = bill_time_and_materials(rated, invoice_id=invoice_id, contract_version=sow.current.version,
-                                     currency=engagement.currency, not_to_exceed=plan.not_to_exceed,
+                                     currency=engagement.currency,
+                                     not_to_exceed=getattr(plan, "not_to_exceed", None),
                                      billed_to_date=billed_before)
         lines.extend(tm.lines)
         held = [{"source_id": h.source_id, "amount": str(h.amount)} for h in tm.held]
         for ln in tm.lines:
             amounts[f"T-{ln.source_ids[0]}"] = ln.amount
+    retainer: dict[str, Any] | None = None
+    if plan.kind == "retainer" and lines:
+        line, retainer = draw_down(ctx, engagement, plan.billing_plan_id, invoice_id, sow.current.version,
+                                   sum((ln.amount for ln in lines), Decimal("0")))
+        if line is not None:
+            lines.append(line)
     for ex in sorted(expenses, key=lambda e: (e.incurred_on, e.expense_id)):
         if ex.currency != engagement.currency:
             raise CurrencyMismatch(f"expense {ex.expense_id} is in {ex.currency}, engagement in {engagement.currency}",
@@ -220,8 +291,32 @@ def rate_run(ctx: FlowContext, run: dict[str, Any], correlation_id: str) -> dict
                   "rate": str(next(ln.unit_price for ln in lines if ln.source_ids == [t.time_entry_id]))
                   if f"T-{t.time_entry_id}" in amounts else None} for t in sorted(times, key=lambda t: t.time_entry_id)]
     return {"empty": False, "invoice": invoice.model_dump(mode="json"), "tax_rate": str(tax.rate_percent),
-            "held": held, "amounts": {k: str(v) for k, v in amounts.items()}, "charges": charges,
+            "held": held, "retainer": retainer, "amounts": {k: str(v) for k, v in amounts.items()}, "charges": charges,
             "timebills": timebills, "keys": data["keys"], "opportunity_id": data["opportunity_id"]}
+
+
+def draw_down(ctx: FlowContext, engagement: Engagement, retainer_id: str, invoice_id: str, version: int,
+              time_total: Decimal) -> tuple[InvoiceLine | None, dict[str, Any]]:
+    """Apply the run's time against the retainer: drawdown = min(time, balance), balance = received - applied >= 0
+    (``draw_down_retainer`` refuses more); what the balance does not cover stays on the invoice as overage."""
+    ccy = engagement.currency
+    applied_before = sum((Decimal(r["amount"]) for r in ctx.store.billed(engagement.engagement_id)
+                          if r["source_id"].startswith("R-") and r["invoice_id"] != invoice_id), Decimal("0"))
+    received = round_money(retainer_received(ctx, engagement.engagement_id), ccy)
+    state = receive_retainer(RetainerBalance(retainer_id, ccy), received)
+    state = draw_down_retainer(state, applied_before)
+    drawdown = min(time_total, state.balance)
+    after = draw_down_retainer(state, drawdown)
+    info = {"retainer_id": retainer_id, "received": str(state.received), "applied_before": str(applied_before),
+            "drawdown": str(drawdown), "balance_before": str(state.balance), "balance_after": str(after.balance),
+            "overage": str(time_total - drawdown), "source_id": f"R-{invoice_id}"}
+    if drawdown <= 0:
+        return None, info
+    line = InvoiceLine(line_id=f"{invoice_id}-R", kind="retainer_drawdown",
+                       description=f"Retainer {retainer_id} drawdown: balance {state.balance} -> {after.balance} {ccy}",
+                       quantity=Decimal("1"), unit_price=-drawdown, amount=-drawdown,
+                       source_ids=[f"{retainer_id}:{invoice_id}"], contract_version=version)
+    return line, info
 
 
 def sync_time_chunk(ctx: FlowContext, run: dict[str, Any], rated: dict[str, Any], chunk: int) -> dict[str, Any]:
@@ -255,7 +350,8 @@ def write_invoice(ctx: FlowContext, rated: dict[str, Any]) -> dict[str, Any]:
     eng_entity = invoice.contracting_entity_id
     keys = rated["keys"]
     item_ids = {k: str(ctx.ns_id("serviceSaleItem", item_eid(k), what="service item"))
-                for k in ("time", "expense", "milestone")}
+                for k in ("time", "expense", "milestone", "adjustment")}
+    item_ids["retainer_drawdown"] = item_ids["adjustment"]
     from .quote_to_project import _currency_id
 
     body = nsmap.invoice_payload(invoice, customer_id=keys["customer_id"],
@@ -343,6 +439,11 @@ def register(ctx: FlowContext) -> None:
                   "intercompany": charges}
         ctx.store.finish_run(run["run_id"], "posted", result,
                              {k: Decimal(v) for k, v in rated["amounts"].items()})
+        ret = rated.get("retainer")
+        if ret and Decimal(ret["drawdown"]) > 0:  # the drawdown is applied once, under this run's invoice
+            ctx.store.claim_source(ret["source_id"], inv["invoice_id"], run["engagement_id"], Decimal(ret["drawdown"]))
+            engine.decide("billing.retainer_drawdown", {"run_id": run["run_id"], "retainer_id": ret["retainer_id"]},
+                          ret)
         engine.publish(BILLING_EVENT_CREATED, {"run_id": run["run_id"], "engagement_id": run["engagement_id"],
                                                "period": run["period"], "sources": run["source_ids"],
                                                "invoice_id": inv["invoice_id"]},

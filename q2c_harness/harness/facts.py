@@ -42,7 +42,7 @@ from q2c_harness.canonical import (
 )
 from q2c_harness.connectors.mapping.netsuite import invoice_status
 
-from .invariants import Facts, Violation
+from .invariants import Facts, RetainerEvent, RetainerFact, Violation
 from .scenario import INVARIANT_NAMES, Expectations, Scenario
 
 if TYPE_CHECKING:
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
 ZERO = Decimal("0")
 LINE_RE = re.compile(r"\[(?P<kind>[a-z_]+) (?P<sources>[^;\]]*); v(?P<version>\d+)\]")
+BALANCE_RE = re.compile(r"balance (?P<before>-?[\d.]+) -> (?P<after>-?[\d.]+)")
 MEMO_RE = re.compile(r"q2c invoice (?P<invoice>\S+) sow (?P<sow>\S+) contract v(?P<version>\d+)")
 
 
@@ -298,7 +299,8 @@ async def read_facts(ctx: RunContext) -> FactBundle:
         for sow in sows]
     unbilled = sum(1 for t in time_entries if t.approval_state == "approved" and t.billable
                    and t.billing_status != "billed")
-    facts = Facts(invoices=invoices, time_entries=time_entries, expenses=expenses,
+    retainers = _retainers(sows, invoices, payments, applications)
+    facts = Facts(invoices=invoices, time_entries=time_entries, expenses=expenses, retainers=retainers,
                   rate_cards=list(w.rate_cards.values()), fx_rates=w.fx, engagements=engagements,
                   statements_of_work=sows, original_baselines=baselines, change_orders=change_orders,
                   milestones=milestones, clients=list(w.clients.values()), legal_entities=list(w.entities.values()),
@@ -311,6 +313,40 @@ async def read_facts(ctx: RunContext) -> FactBundle:
     return FactBundle(facts, raw_invoices, raw_time, raw_payments, crm, dict(by_eng), unbilled,
                       open_exceptions=sum(1 for e in exc if e.get("status") in ("open", "retrying")),
                       exceptions_total=len(exc))
+
+
+def _retainers(sows: list[StatementOfWork], invoices: list[InvoiceEvent], payments: list[Payment],
+               applications: list[CashApplication]) -> list[RetainerFact]:
+    """Invariant 6 from NetSuite: per retainer plan, receipts = payments applied to the retainer invoice
+    (``INV-<engagement>-RETAINER``), drawdowns = the ``retainer_drawdown`` lines of the engagement's invoices, in
+    date order (a receipt before a drawdown on the same day); the stated balance is what the last drawdown line
+    says is left."""
+    out = []
+    paid_on = {p.payment_id: p.received_on for p in payments}
+    for sow in sows:
+        plan = sow.billing_plan
+        if not isinstance(plan, RetainerPlan):
+            continue
+        invs = [i for i in invoices if i.engagement_id == sow.engagement_id and i.status != "void"]
+        ret_ids = {i.invoice_id for i in invs if i.invoice_id.upper().endswith("-RETAINER")}
+        events: list[tuple[date, int, str, RetainerEvent]] = []
+        for app in applications:
+            for a in app.applications:
+                if a.invoice_id in ret_ids:
+                    events.append((paid_on.get(app.payment_id, date.min), 0, app.payment_id,
+                                   RetainerEvent(ref=app.payment_id, kind="receipt", amount=a.amount)))
+        stated: Decimal | None = None
+        for i in sorted(invs, key=lambda i: (i.invoice_date, i.invoice_id)):
+            for ln in i.lines:
+                if ln.kind == "retainer_drawdown":
+                    events.append((i.invoice_date, 1, i.invoice_id, RetainerEvent(
+                        ref=ln.source_ids[0] if ln.source_ids else ln.line_id, kind="drawdown", amount=-ln.amount)))
+                    m = BALANCE_RE.search(ln.description)
+                    stated = Decimal(m["after"]) if m else stated
+        events.sort(key=lambda e: e[:3])
+        out.append(RetainerFact(retainer_id=plan.billing_plan_id, currency=sow.currency,
+                                events=[e[3] for e in events], stated_balance=stated))
+    return out
 
 
 def _invoice(rec: dict[str, Any], ctx: RunContext, subs: dict, customers: dict, jobs: dict,

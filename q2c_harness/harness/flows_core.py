@@ -169,7 +169,10 @@ class FlowsCore(CoreDriver):
                 continue
             res = await self.rt.run_billing(self.engagement_id(refs), period)
             if res is not None:
-                posted.append(f"{name}:{res.get('invoice_id') if isinstance(res, dict) else res}")
+                what = res.get("invoice_id") or (f"parked ({res.get('lot')} lot, {res.get('error')})"[:160]
+                                                 if res.get("status") == "parked" else res.get("status")) \
+                    if isinstance(res, dict) else res
+                posted.append(f"{name}:{what}")
         await self.rt.drain()
         return f"period {period}: " + (", ".join(posted) or "nothing to bill")
 
@@ -195,18 +198,45 @@ class FlowsCore(CoreDriver):
 
     async def resolve_exception(self, ctx: Any, step: Any) -> str:
         if step.fix == "accept_milestone" and step.milestone:
-            from .steps import AcceptMilestone, accept_milestone
+            from .scenario import AcceptMilestone
+            from .steps import accept_milestone
 
             await accept_milestone(ctx, AcceptMilestone(engagement=step.engagement, milestone=step.milestone))
+        fixed = []
+        if step.fix == "correct_rate":
+            # billing-ops: the rate card's rate applies (an approved PSA entry is locked; the decision is the core's)
+            names = [step.engagement] if step.engagement else list(ctx.engagements)
+            for name in names:
+                eid = self.engagement_id(ctx.engagements[name])
+                for b in await asyncio.to_thread(self.rt.rate_mismatches, eid):
+                    await asyncio.to_thread(self.rt.correct_rate, eid, b["source_id"], actor="billing-ops",
+                                            reason=f"scenario {self.scenario.name}: contract rate card applies")
+                    fixed.append(f"{b['source_id']} {b['psa_rate']}->{b['rate']}")
         items = await asyncio.to_thread(self.rt.exceptions)
         if step.code:
             items = [i for i in items if i.code == step.code]
+        if step.engagement:
+            items = [i for i in items if self._concerns(ctx, i, step.engagement)]
         if len(items) < step.expect_at_least:
             raise ExpectationFailed(f"expected at least {step.expect_at_least} open exception(s), found {len(items)}")
         for i in items:
             await self.rt.retry_exception(i.id, reason=f"scenario {self.scenario.name}")
         await self.rt.drain()
-        return f"retried {len(items)} exception(s)"
+        left = len(await asyncio.to_thread(self.rt.exceptions))
+        return (f"corrected {', '.join(fixed)}; " if fixed else "") + \
+            f"retried {len(items)} exception(s), {left} open"
+
+    def _concerns(self, ctx: Any, item: Any, engagement: str) -> bool:
+        """An exception item is about an engagement when its message or payload names the engagement id or the
+        engagement's PSA workspace."""
+        refs = ctx.engagements[engagement]
+        eid = self.engagement_id(refs)
+        payload = item.payload if isinstance(item.payload, dict) else {}
+        inner = payload.get("payload", payload) if isinstance(payload, dict) else {}
+        cur = (inner.get("current_payload") or {}) if isinstance(inner, dict) else {}
+        ws = str(cur.get("workspace_id") or inner.get("workspace_id") or "") if isinstance(inner, dict) else ""
+        return eid in (item.message or "") or eid in json.dumps(payload, default=str) or \
+            (bool(ws) and ws == str(refs.workspace))
 
     async def sign_change_order(self, ctx: Any, refs: Any, step: Any) -> str:
         v = ctx.vendors

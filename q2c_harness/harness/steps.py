@@ -278,9 +278,12 @@ async def close_quote(ctx: RunContext, st: sc.CloseQuote) -> str:
             acc["VAT_Number__c"] = client.vat_id
         refs.sf_account = (await v.sf("POST", "/sobjects/Account/", acc))["id"]
     name = st.name or f"{client.name} - {st.engagement}"
-    refs.sf_opportunity = (await v.sf("POST", "/sobjects/Opportunity/", {
-        "Name": name[:120], "AccountId": refs.sf_account, "StageName": "Negotiation/Review",
-        "CloseDate": ctx.now.date().isoformat(), "Amount": float(st.value), "CurrencyIsoCode": st.currency}))["id"]
+    opp: dict[str, Any] = {"Name": name[:120], "AccountId": refs.sf_account, "StageName": "Negotiation/Review",
+                           "CloseDate": ctx.now.date().isoformat(), "Amount": float(st.value),
+                           "CurrencyIsoCode": st.currency}
+    if st.billing == "retainer":  # the integration's custom field: the retainer paid up front (Usage lines bill time)
+        opp["Q2C_Retainer_Amount__c"] = float(st.retainer_amount or st.value)
+    refs.sf_opportunity = (await v.sf("POST", "/sobjects/Opportunity/", opp))["id"]
     refs.sf_quote = (await v.sf("POST", "/sobjects/SBQQ__Quote__c/", {
         "SBQQ__Opportunity2__c": refs.sf_opportunity, "SBQQ__Account__c": refs.sf_account, "SBQQ__Primary__c": True,
         "SBQQ__Status__c": "Approved", "SBQQ__StartDate__c": st.start.isoformat(),
