@@ -52,6 +52,9 @@ class StrictModel(BaseModel):
                 value = data.get(name)
                 if isinstance(value, float) and value.is_integer() and _wants_int(info.annotation):
                     data = {**data, name: int(value)}
+                elif isinstance(value, dict) and _wants_int(info.annotation):  # dict[str, int] values too
+                    data = {**data, name: {k: int(v) if isinstance(v, float) and v.is_integer() else v
+                                           for k, v in value.items()}}
         return data
 
 

@@ -33,7 +33,7 @@ class QuotaSpec(RequestMatch):
     window_seconds: PositiveFloat | None = Field(default=None, le=366 * 86400)
     rate_per_second: PositiveFloat | None = Field(default=None, le=1e9)
     scope: Literal["tenant", "global"] = "tenant"
-    tenant_limits: dict[str, PositiveInt] = Field(
+    tenant_limits: dict[str, Annotated[int, Field(gt=0, le=10**12)]] = Field(
         default_factory=dict, description="per-tenant limits overriding `limit` (e.g. a NetSuite account's tier)")
     enabled: bool = True
     description: str | None = Field(default=None, max_length=500)

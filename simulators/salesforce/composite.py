@@ -288,6 +288,12 @@ def add_composite_routes(sim: SalesforceSimulator, app: FastAPI, add: Any, auth:
     async def collection_delete(request: Request, version: str, ids: str = "", allOrNone: str | None = None
                                 ) -> Response:  # noqa: N803
         b, session, _ = auth(request, version)
+        # "If the request isn't well formed, the API returns a 400" (resources_composite_sobjects_collections_delete);
+        # the error code for a bad query parameter is not documented, INVALID_INPUT is our choice.
+        flags = request.query_params.getlist("allOrNone")
+        if len(flags) > 1 or (flags and flags[0].lower() not in ("true", "false")):
+            raise SalesforceError(f"allOrNone: expected one value, true or false, got {', '.join(flags)[:80]}",
+                                  "INVALID_INPUT")
         wanted = [i for i in ids.split(",") if i]
         if not wanted:
             raise SalesforceError("ids: required parameter is missing", "MISSING_ARGUMENT")
