@@ -534,12 +534,12 @@ class VendorClient:
                           idempotency_key, None, None)
                 assert response is not None
                 return response
-            if isinstance(err, TransientError):
+            if isinstance(err, TransientError) and getattr(err, "status", None) != 429:
                 breaker.record_transient_failure()
             elif isinstance(err, AuthError):
                 breaker.release_probe()
-            else:
-                breaker.record_success()  # the endpoint answered sensibly: a business refusal is not an outage
+            else:  # the endpoint answered sensibly: a business refusal or a throttle (429) is not an outage
+                breaker.record_success()
             status = response.status_code if response is not None else None
             # re-authenticate once, then retry at once
             if (isinstance(err, AuthError) and reauthenticate_on(err) and not reauthenticated

@@ -227,6 +227,17 @@ async def test_business_errors_do_not_open_the_breaker(mock, fake_sleep, fake_cl
     assert acct.breaker("GET v").state == "closed"
 
 
+async def test_throttling_does_not_open_the_breaker(mock, fake_sleep, fake_clock):
+    """A 429 is a healthy vendor asking us to slow down: Retry-After paces us, the breaker stays closed."""
+    acct = VendorAccount("test", "acct", breaker=BreakerPolicy(failure_threshold=2), clock=fake_clock)
+    mock.get("/t").mock(return_value=httpx.Response(429, headers={"Retry-After": "1"}))
+    async with make(fake_sleep, vendor_account=acct, retry=RetryPolicy(max_attempts=1)) as c:
+        for _ in range(5):
+            with pytest.raises(TransientError):
+                await c.request("GET", "/t", operation="t")
+    assert acct.breaker("GET t").state == "closed"
+
+
 async def test_concurrency_budget_shared_by_clients_of_one_account(mock, fake_sleep):
     in_flight = 0
     peak = 0
