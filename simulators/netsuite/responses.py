@@ -51,15 +51,8 @@ def render_record(backend: NetSuiteBackend, rt: RecordType, rec: Record, base: s
             continue
         stored = "amountRemaining" if name == remaining_alias else name
         value = rec.get(stored)
-        if value is None:
-            continue
-        if f.kind == "ref":
-            out[name] = {"links": [link("self", f"{base}/record/v1/{f.target}/{value}")], "id": value,
-                         "refName": backend.ref_name(f.target or "", value)}
-        elif f.kind == "enum":
-            out[name] = {"id": value, "refName": (f.choices or {}).get(value, value)}
-        else:
-            out[name] = value
+        if value is not None:
+            out[name] = render_value(backend, base, f, value)
     for name, sub in rt.sublists.items():
         if fields is not None and name not in fields:
             continue
@@ -79,16 +72,19 @@ def render_line(backend: NetSuiteBackend, sub: Any, line: Record, sub_href: str)
     out: dict[str, Any] = {"links": [link("self", f"{sub_href}/{line['line']}")], "line": line["line"]}
     for name, f in sub.fields.items():
         value = line.get(name)
-        if value is None:
-            continue
-        if f.kind == "ref":
-            out[name] = {"links": [link("self", f"{base}/record/v1/{f.target}/{value}")], "id": value,
-                         "refName": backend.ref_name(f.target or "", value)}
-        elif f.kind == "enum":
-            out[name] = {"id": value, "refName": (f.choices or {}).get(value, value)}
-        else:
-            out[name] = value
+        if value is not None:
+            out[name] = render_value(backend, base, f, value)
     return out
+
+
+def render_value(backend: NetSuiteBackend, base: str, f: Any, value: Any) -> Any:
+    """A body field as NetSuite shows it: references with links and refName, list values with refName."""
+    if f.kind == "ref":
+        return {"links": [link("self", f"{base}/record/v1/{f.target}/{value}")], "id": value,
+                "refName": backend.ref_name(f.target or "", value)}
+    if f.kind == "enum":
+        return {"id": value, "refName": (f.choices or {}).get(value, value)}
+    return value
 
 
 def page(items: list[dict[str, Any]], total: int, limit: int, offset: int, self_url: str,
