@@ -32,26 +32,41 @@ def add_bulk_routes(sim: SalesforceSimulator, app: FastAPI, add: Any, auth: Any,
     def body(schema: dict, media: str = "application/json") -> dict:
         return {"requestBody": {"required": True, "content": {media: {"schema": schema}}}}
 
-    async def ingest_create(request: Request, version: str) -> Response:
-        b, session, ver = auth(request, version)
-        return Json(bulk.create_ingest_job(b, await read_json(request), session["user_id"], ver))
+    conflict = {409: {"description": "Invalid job state", "content": {"application/json": {"schema": {"type": "array"}}}}}
 
-    async def ingest_list(request: Request, version: str) -> Response:
-        b, _, _ = auth(request, version)
-        return Json(bulk.list_jobs(b, "ingest"))
+    def add_job_routes(kind: str, create: Any, create_summary: str, state_summary: str) -> None:
+        """Create, list, get, change state and delete: the same five routes for ingest and query jobs."""
 
-    async def ingest_get(request: Request, version: str, job_id: str) -> Response:
-        b, _, _ = auth(request, version)
-        return Json(bulk.get_job(b, job_id, "ingest"))
+        async def job_create(request: Request, version: str) -> Response:
+            b, session, ver = auth(request, version)
+            return Json(create(b, await read_json(request), session["user_id"], ver))
 
-    async def ingest_state(request: Request, version: str, job_id: str) -> Response:
-        b, _, _ = auth(request, version)
-        return Json(bulk.set_state(b, job_id, "ingest", await read_json(request)))
+        async def job_list(request: Request, version: str) -> Response:
+            b, _, _ = auth(request, version)
+            return Json(bulk.list_jobs(b, kind))
 
-    async def ingest_delete(request: Request, version: str, job_id: str) -> Response:
-        b, _, _ = auth(request, version)
-        bulk.delete_job(b, job_id, "ingest")
-        return Response(status_code=204)
+        async def job_get(request: Request, version: str, job_id: str) -> Response:
+            b, _, _ = auth(request, version)
+            return Json(bulk.get_job(b, job_id, kind))
+
+        async def job_state(request: Request, version: str, job_id: str) -> Response:
+            b, _, _ = auth(request, version)
+            return Json(bulk.set_state(b, job_id, kind, await read_json(request)))
+
+        async def job_delete(request: Request, version: str, job_id: str) -> Response:
+            b, _, _ = auth(request, version)
+            bulk.delete_job(b, job_id, kind)
+            return Response(status_code=204)
+
+        base, name = f"{P}/{kind}", f"bulk_{kind}"
+        add("POST", base, f"{name}_create", job_create, slash=True, tags=["bulk"], body=body(JOB_BODY),
+            responses=job_docs, summary=create_summary)
+        add("GET", base, f"{name}_list", job_list, slash=True, tags=["bulk"], responses=job_docs)
+        add("GET", base + "/{job_id}", f"{name}_get", job_get, slash=True, tags=["bulk"], responses=job_docs)
+        add("PATCH", base + "/{job_id}", f"{name}_state", job_state, slash=True, tags=["bulk"],
+            body=body(STATE_BODY), responses={**job_docs, **conflict}, summary=state_summary)
+        add("DELETE", base + "/{job_id}", f"{name}_delete", job_delete, slash=True, tags=["bulk"], status=204,
+            responses={204: {"description": "Deleted"}, **conflict})
 
     async def ingest_upload(request: Request, version: str, job_id: str) -> Response:
         b, _, _ = auth(request, version)
@@ -68,45 +83,16 @@ def add_bulk_routes(sim: SalesforceSimulator, app: FastAPI, add: Any, auth: Any,
 
         return results
 
-    add("POST", P + "/ingest", "bulk_ingest_create", ingest_create, slash=True, tags=["bulk"], body=body(JOB_BODY),
-        responses=job_docs, summary="Create an ingest job (state Open)")
-    add("GET", P + "/ingest", "bulk_ingest_list", ingest_list, slash=True, tags=["bulk"], responses=job_docs)
-    add("GET", P + "/ingest/{job_id}", "bulk_ingest_get", ingest_get, slash=True, tags=["bulk"], responses=job_docs)
-    add("PATCH", P + "/ingest/{job_id}", "bulk_ingest_state", ingest_state, slash=True, tags=["bulk"],
-        body=body(STATE_BODY), responses={**job_docs, 409: {"description": "Invalid job state", "content": {
-            "application/json": {"schema": {"type": "array"}}}}}, summary="UploadComplete or Aborted")
-    add("DELETE", P + "/ingest/{job_id}", "bulk_ingest_delete", ingest_delete, slash=True, tags=["bulk"],
-        status=204, responses={204: {"description": "Deleted"}, 409: {"description": "Invalid job state", "content": {
-            "application/json": {"schema": {"type": "array"}}}}})
+    add_job_routes("ingest", bulk.create_ingest_job, "Create an ingest job (state Open)", "UploadComplete or Aborted")
     add("PUT", P + "/ingest/{job_id}/batches", "bulk_ingest_upload", ingest_upload, slash=True, tags=["bulk"],
         status=201, body=body({"type": "string"}, "text/csv"),
-        responses={201: {"description": "Data accepted"}, 409: {"description": "Invalid job state", "content": {
-            "application/json": {"schema": {"type": "array"}}}}}, summary="Upload the job's CSV (answers 201)")
+        responses={201: {"description": "Data accepted"}, **conflict}, summary="Upload the job's CSV (answers 201)")
     for result, name in (("successfulResults", "bulk_ingest_successful"), ("failedResults", "bulk_ingest_failed"),
                          ("unprocessedrecords", "bulk_ingest_unprocessed")):
         add("GET", P + "/ingest/{job_id}/" + result + "/", name, _results_of(ingest_results, result), slash=True,
             tags=["bulk"], responses=csv_docs, summary=f"{result} (CSV)")
 
-    async def query_create(request: Request, version: str) -> Response:
-        b, session, ver = auth(request, version)
-        return Json(bulk.create_query_job(b, await read_json(request), session["user_id"], ver))
-
-    async def query_list(request: Request, version: str) -> Response:
-        b, _, _ = auth(request, version)
-        return Json(bulk.list_jobs(b, "query"))
-
-    async def query_get(request: Request, version: str, job_id: str) -> Response:
-        b, _, _ = auth(request, version)
-        return Json(bulk.get_job(b, job_id, "query"))
-
-    async def query_state(request: Request, version: str, job_id: str) -> Response:
-        b, _, _ = auth(request, version)
-        return Json(bulk.set_state(b, job_id, "query", await read_json(request)))
-
-    async def query_delete(request: Request, version: str, job_id: str) -> Response:
-        b, _, _ = auth(request, version)
-        bulk.delete_job(b, job_id, "query")
-        return Response(status_code=204)
+    add_job_routes("query", bulk.create_query_job, "Create a query job", "Abort a query job")
 
     async def query_results(request: Request, version: str, job_id: str, locator: str | None = None,
                             maxRecords: int | None = None) -> Response:  # noqa: N803
@@ -114,16 +100,6 @@ def add_bulk_routes(sim: SalesforceSimulator, app: FastAPI, add: Any, auth: Any,
         text, n, next_locator = bulk.query_results(b, job_id, locator, maxRecords)
         return _csv(text, headers={"Sforce-NumberOfRecords": str(n), "Sforce-Locator": next_locator})
 
-    add("POST", P + "/query", "bulk_query_create", query_create, slash=True, tags=["bulk"], body=body(JOB_BODY),
-        responses=job_docs, summary="Create a query job")
-    add("GET", P + "/query", "bulk_query_list", query_list, slash=True, tags=["bulk"], responses=job_docs)
-    add("GET", P + "/query/{job_id}", "bulk_query_get", query_get, slash=True, tags=["bulk"], responses=job_docs)
-    add("PATCH", P + "/query/{job_id}", "bulk_query_state", query_state, slash=True, tags=["bulk"],
-        body=body(STATE_BODY), responses={**job_docs, 409: {"description": "Invalid job state", "content": {
-            "application/json": {"schema": {"type": "array"}}}}}, summary="Abort a query job")
-    add("DELETE", P + "/query/{job_id}", "bulk_query_delete", query_delete, slash=True, tags=["bulk"], status=204,
-        responses={204: {"description": "Deleted"}, 409: {"description": "Invalid job state", "content": {
-            "application/json": {"schema": {"type": "array"}}}}})
     add("GET", P + "/query/{job_id}/results", "bulk_query_results", query_results, slash=True, tags=["bulk"],
         responses={200: {"description": "CSV page; Sforce-NumberOfRecords and Sforce-Locator ('null' on the last page)",
                          "headers": {"Sforce-NumberOfRecords": {"schema": {"type": "string"}},
