@@ -72,11 +72,11 @@ def test_dropped_change_order_is_caught(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def _business_state(snapshot: object) -> object:
-    """A simulator's admin snapshot without credentials (bearer tokens are random by design, like the vendors') and
-    without Salesforce's per-transaction CDC key (a random UUID, as in Salesforce): everything else must match."""
+    """A simulator's admin snapshot without credentials (bearer tokens are random by design, like the vendors'):
+    everything else must match."""
     if isinstance(snapshot, dict):
         return {k: _business_state(v) for k, v in snapshot.items()
-                if not (isinstance(k, str) and k.endswith("tokens")) and k != "transactionKey"}
+                if not (isinstance(k, str) and k.endswith("tokens"))}
     if isinstance(snapshot, list):
         return [_business_state(v) for v in snapshot]
     return snapshot
