@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from q2c_harness.engine import exception_queue
 
 Text = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^[^\x00]*$")]
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
@@ -67,31 +68,9 @@ class ReplayWorkflow(Strict):
 ReplayRequest = ReplayEvent | ReplayWorkflow
 
 
-class Action(BaseModel):
-    action: str
-    actor: str | None
-    reason: str | None
-    outcome: str | None
-    at: str
-
-
-class ExceptionItemOut(BaseModel):
-    id: int
-    lot: str
-    status: str
-    source_key: str | None
-    handler: str | None
-    payload: Any
-    correlation_id: str | None
-    error_class: str
-    code: str | None
-    message: str
-    system: str | None
-    owner: str | None
-    occurrences: int
-    created_at: str
-    updated_at: str
-    history: list[Action]
+# The exception queue's own records are the response shapes: one definition, no copy to drift.
+Action = exception_queue.Action
+ExceptionItemOut = exception_queue.ExceptionItem
 
 
 class BulkReplayOut(BaseModel):

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from q2c_harness.engine.db import Database, effects, events
 from tests.engine.pg import create_database, drop_database, pg_unreachable_reason
+from tests.crash import kill_round
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 40
@@ -36,17 +37,7 @@ def run_crash_scenario(url: str) -> dict:
         # vendor committed, our ledger did not); odd rounds: an external SIGKILL at a random moment of the work
         crash_at = rng.randint(1, 12) if round_ % 2 == 0 else 0
         delay = 20.0 if crash_at else rng.uniform(0.05, 0.8)
-        proc = _worker(url, crash_at)
-        assert proc.stdout is not None
-        proc.stdout.readline()  # "ready": DBOS launched (and recovering); '' if it died first
-        how = "self" if crash_at else "none"
-        try:
-            proc.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            how = "external"
-        kills.append({"crash_at_write": crash_at, "delay": round(delay, 2), "kill": how, "rc": proc.returncode})
+        kills.append(kill_round(_worker(url, crash_at), crash_at, delay))
     final = _worker(url)
     out, err = final.communicate(timeout=50)
     assert final.returncode == 0, f"final worker failed ({final.returncode}):\n{out}\n{err[-3000:]}"

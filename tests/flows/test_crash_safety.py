@@ -20,6 +20,7 @@ import pytest
 from simulators.kernel.serving import build_simulators, running_servers
 from tests.engine.pg import create_database, drop_database, pg_unreachable_reason
 from tests.flows.served import check_core_state, check_vendor_state, setup_world
+from tests.crash import kill_round
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 20260107
@@ -46,17 +47,7 @@ def run_crash_scenario(url: str, tmp_path: Path) -> dict:
         for round_ in range(KILL_ROUNDS):
             crash_at = rng.randint(5, 60) if round_ % 2 == 0 else 0
             delay = 30.0 if crash_at else rng.uniform(0.3, 1.2)
-            proc = _worker(url, endpoints, crash_at)
-            assert proc.stdout is not None
-            proc.stdout.readline()  # "ready": DBOS launched (and recovering); '' if it died first
-            how = "self" if crash_at else "none"
-            try:
-                proc.wait(timeout=delay)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                how = "external"
-            kills.append({"crash_at_write": crash_at, "delay": round(delay, 2), "kill": how, "rc": proc.returncode})
+            kills.append(kill_round(_worker(url, endpoints, crash_at), crash_at, delay))
         final = _worker(url, endpoints)
         out, err = final.communicate(timeout=60)
         assert final.returncode == 0, f"final worker failed ({final.returncode}):\n{out}\n{err[-3000:]}\n{kills}"
