@@ -23,7 +23,7 @@ import datetime as dt
 import functools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -70,7 +70,7 @@ class DurableRunner(Protocol):
                 queue: str = DEFAULT_QUEUE, **kwargs: Any) -> str: ...
     def status(self, workflow_id: str) -> WorkflowInfo | None: ...
     def result(self, workflow_id: str, timeout: float | None = None) -> Any: ...
-    def list(self, *, status: str | None = None, limit: int = 100) -> list[WorkflowInfo]: ...
+    def list(self, *, status: str | Sequence[str] | None = None, limit: int = 100) -> list[WorkflowInfo]: ...
     def steps(self, workflow_id: str) -> list[dict[str, Any]]: ...
     def recover(self) -> list[str]: ...
     def fork(self, workflow_id: str, from_step: int = 0) -> str: ...
@@ -220,10 +220,12 @@ class DbosRunner:
                 raise WorkflowTimeout(f"{workflow_id} still {info.status} after {timeout}s")
             time.sleep(0.01)
 
-    def list(self, *, status: str | None = None, limit: int = 100) -> list[WorkflowInfo]:
+    def list(self, *, status: str | Sequence[str] | None = None, limit: int = 100) -> list[WorkflowInfo]:
+        """Workflows in any of the given statuses, newest first. Several statuses are read in one query: a
+        workflow moving from enqueued to pending between two reads would be counted in neither."""
         from dbos import DBOS
 
-        dbos_status = None if status is None else _TO_DBOS.get(status, status.upper())
+        dbos_status = None if status is None else [d for s in _statuses(status) for d in _TO_DBOS.get(s, [s.upper()])]
         rows = DBOS.list_workflows(status=dbos_status, limit=limit, sort_desc=True, load_input=False,
                                    load_output=False)
         return [_info(r) for r in rows]
@@ -254,7 +256,13 @@ class DbosRunner:
 
 _FROM_DBOS = {"PENDING": PENDING, "ENQUEUED": ENQUEUED, "DELAYED": ENQUEUED, "SUCCESS": SUCCESS,
               "ERROR": ERROR, "MAX_RECOVERY_ATTEMPTS_EXCEEDED": ERROR, "CANCELLED": CANCELLED}
-_TO_DBOS = {PENDING: "PENDING", ENQUEUED: "ENQUEUED", SUCCESS: "SUCCESS", ERROR: "ERROR", CANCELLED: "CANCELLED"}
+_TO_DBOS: dict[str, list[str]] = {}
+for _dbos, _ours in _FROM_DBOS.items():
+    _TO_DBOS.setdefault(_ours, []).append(_dbos)
+
+
+def _statuses(status: str | Sequence[str]) -> list[str]:
+    return [status] if isinstance(status, str) else list(status)
 
 
 def _ms_iso(ms: Any) -> str | None:
@@ -349,9 +357,10 @@ class InlineRunner:
             raise run["error"]
         return run["result"]
 
-    def list(self, *, status: str | None = None, limit: int = 100) -> list[WorkflowInfo]:
+    def list(self, *, status: str | Sequence[str] | None = None, limit: int = 100) -> list[WorkflowInfo]:
+        wanted = None if status is None else set(_statuses(status))
         infos = [self.status(w) for w in reversed(list(self._runs))]
-        return [i for i in infos if i is not None and (status is None or i.status == status)][:limit]
+        return [i for i in infos if i is not None and (wanted is None or i.status in wanted)][:limit]
 
     def steps(self, workflow_id: str) -> list[dict[str, Any]]:
         if workflow_id not in self._runs:

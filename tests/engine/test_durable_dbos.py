@@ -63,6 +63,9 @@ def test_workflow_runs_once_per_inbox_key(engine):
     assert (info.status, info.name) == ("success", "toy.flow")
     assert [s["name"] for s in engine.runner.steps(h.workflow_id)].count("toy.write") == 3
     assert any(w.workflow_id == h.workflow_id for w in engine.runner.list(status="success"))
+    # several statuses in one read (what "is anything still in flight?" asks)
+    assert h.workflow_id in {w.workflow_id for w in engine.runner.list(status=("pending", "success"))}
+    assert h.workflow_id not in {w.workflow_id for w in engine.runner.list(status=("enqueued", "pending"))}
     # replay through the same idempotent handlers: a new workflow id, no new vendor writes
     forked = engine.replay_workflow(h.workflow_id)
     replayed = engine.replay_event("toy:a1")

@@ -1,8 +1,8 @@
 """Flows crash worker: ``python -m tests.flows.crash_worker DB_URL ENDPOINTS_FILE``.
 
-A durable (DBOS) core against served simulators: pulls the PSA approvals into the inbox (time intake workflows),
-waits, starts a billing run for every engagement x period with unbilled staged time, waits, and repeats until
-nothing is pending; exits 0. DBOS recovers at launch whatever a killed predecessor (same executor id) left pending.
+A durable (DBOS) core against served simulators: pulls the PSA approvals into the inbox (time intake workflows) and
+waits, until a poll finds nothing new; then starts a billing run for every engagement x period with unbilled staged
+time (all of the period's time is in: one run each), waits, and repeats until nothing is pending; exits 0. DBOS recovers at launch whatever a killed predecessor (same executor id) left pending.
 Env: ``Q2C_CRASH_AT_WRITE=k`` SIGKILLs itself right after its k-th completed NetSuite upsert (the vendor committed,
 the ledger row is still pending: the hardest window).
 """
@@ -36,7 +36,7 @@ def arm_self_kill(core: CoreRuntime, k: int) -> None:
 
 def busy(core: CoreRuntime) -> int:
     runner = core.engine.runner
-    return len(runner.list(status=PENDING, limit=1000)) + len(runner.list(status=ENQUEUED, limit=1000))
+    return len(runner.list(status=(ENQUEUED, PENDING), limit=1000))
 
 
 def wait_idle(core: CoreRuntime, deadline: float) -> None:
@@ -57,7 +57,7 @@ def main() -> int:
         rounds += 1
         polled = sum(core.poll_once_sync().values())
         wait_idle(core, deadline)
-        pairs = core.store.pending_runs()
+        pairs = [] if polled else core.store.pending_runs()
         for eng, period in pairs:
             core.intake.start_billing(eng, period)
         wait_idle(core, deadline)
