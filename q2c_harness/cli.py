@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 
@@ -36,7 +35,7 @@ def _sim_serve(args: argparse.Namespace) -> int:
         print(f"  endpoints   {args.endpoints_file}")
     print("Ctrl-C stops them.", flush=True)
     try:
-        asyncio.run(servers.serve())
+        servers.run()
     except KeyboardInterrupt:
         pass
     return 0

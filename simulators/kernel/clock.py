@@ -7,6 +7,7 @@ live through month-end in seconds. Async waits the kernel itself makes (injected
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 
@@ -19,6 +20,7 @@ class VirtualClock:
 
     def __init__(self) -> None:
         self._offset = timedelta(0)
+        self._offset_seconds = 0.0  # the same offset as a float, for `timestamp()` on the hot path
         self._frozen: datetime | None = None
         self._lock = threading.Lock()
 
@@ -27,7 +29,8 @@ class VirtualClock:
         return frozen if frozen is not None else _utcnow() + self._offset
 
     def timestamp(self) -> float:
-        return self.now().timestamp()
+        frozen = self._frozen  # no datetime on the hot path: quotas read this on every request
+        return frozen.timestamp() if frozen is not None else time.time() + self._offset_seconds
 
     @property
     def frozen(self) -> bool:
@@ -42,7 +45,7 @@ class VirtualClock:
                 self._frozen = instant
             else:
                 self._frozen = None
-                self._offset = instant - _utcnow()
+                self._set_offset(instant - _utcnow())
         return self.now()
 
     def advance(self, seconds: float) -> datetime:
@@ -52,7 +55,7 @@ class VirtualClock:
             if self._frozen is not None:
                 self._frozen += timedelta(seconds=seconds)
             else:
-                self._offset += timedelta(seconds=seconds)
+                self._set_offset(self._offset + timedelta(seconds=seconds))
         return self.now()
 
     def freeze(self) -> datetime:
@@ -63,16 +66,19 @@ class VirtualClock:
     def unfreeze(self) -> datetime:
         with self._lock:
             if self._frozen is not None:
-                self._offset = self._frozen - _utcnow()
+                self._set_offset(self._frozen - _utcnow())
                 self._frozen = None
         return self.now()
 
     def reset(self) -> datetime:
         """Back to real time."""
         with self._lock:
-            self._offset = timedelta(0)
+            self._set_offset(timedelta(0))
             self._frozen = None
         return self.now()
+
+    def _set_offset(self, offset: timedelta) -> None:
+        self._offset, self._offset_seconds = offset, offset.total_seconds()
 
     def state(self) -> dict:
         return {"now": self.now().isoformat(), "frozen": self.frozen, "offset_seconds": self._offset.total_seconds()}

@@ -140,6 +140,9 @@ class FaultPlan:
     applied: list[str] = field(default_factory=list)
 
 
+NO_FAULTS = FaultPlan()  # shared by every request no rule touches; never mutated
+
+
 def _unit(seed: int, rule_id: str, tenant: str | None, n: int, salt: str) -> float:
     digest = hashlib.blake2b(f"{seed}|{rule_id}|{tenant}|{n}|{salt}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
@@ -207,9 +210,9 @@ class FaultEngine:
         return True, _unit(self.seed, rule.id, tenant, n, "v")
 
     def plan(self, tenant: str | None, method: str, path: str, operation: str | None) -> FaultPlan:
-        plan = FaultPlan()
         if not self._rules:
-            return plan
+            return NO_FAULTS
+        plan = FaultPlan()
         now = self.clock.now()
         with self._lock:
             for active in self._rules:

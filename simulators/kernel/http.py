@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
+
+
+def json_bytes(content: Any, default: Callable[[Any], Any] | None = None) -> bytes:
+    """Compact UTF-8 JSON for response bodies: orjson (~6x json.dumps on a record), and json.dumps's answer for
+    what orjson refuses (an int beyond 64 bits). Datetimes and dataclasses go to `default`, as with json.dumps."""
+    try:
+        return orjson.dumps(content, default=default, option=_ORJSON_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(content, default=default, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
 def allowed_methods(app: FastAPI, request: Request) -> list[str]:

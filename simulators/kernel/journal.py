@@ -10,6 +10,7 @@ import difflib
 import threading
 from collections import deque
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from pydantic import ConfigDict, Field, NonNegativeInt
@@ -20,7 +21,7 @@ from .matching import RequestMatch
 @dataclass(slots=True)
 class JournalEntry:
     seq: int
-    at: str
+    at: float  # epoch seconds on the simulator's clock (ISO 8601 in `to_dict`): no datetime per request
     simulator: str
     tenant: str | None
     method: str
@@ -35,7 +36,7 @@ class JournalEntry:
     near_misses: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "at": datetime.fromtimestamp(self.at, timezone.utc).isoformat()}
 
 
 class JournalQuery(RequestMatch):

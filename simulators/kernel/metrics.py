@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 
@@ -26,10 +28,16 @@ class SimulatorMetrics:
             ["simulator", "quota"], registry=self.registry,
         )
         self.simulator = simulator
+        self._latency = self.latency.labels(simulator)
+        self._served: dict[tuple[str, str, int], Any] = {}  # labelled children, looked up once (hot path)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(self.simulator, method, route, str(status)).inc()
-        self.latency.labels(self.simulator).observe(seconds)
+        key = (method, route, status)
+        served = self._served.get(key)
+        if served is None:
+            served = self._served[key] = self.requests.labels(self.simulator, method, route, str(status))
+        served.inc()
+        self._latency.observe(seconds)
 
     def fault(self, rule_id: str, kind: str) -> None:
         self.faults.labels(self.simulator, rule_id, kind).inc()

@@ -110,6 +110,9 @@ class Admission:
             self.slots = []
 
 
+ADMITTED = Admission()  # a grant that holds no slot (shared; release() has nothing to do)
+
+
 class QuotaEngine:
     def __init__(self, simulator: str, clock: VirtualClock, specs: list[QuotaSpec] | None = None) -> None:
         self.simulator = simulator
@@ -117,6 +120,7 @@ class QuotaEngine:
         self._specs: dict[str, QuotaSpec] = {}
         self._defaults: dict[str, QuotaSpec] = {}
         self._state: dict[tuple[str, str], _Counter] = {}
+        self._matching: dict[tuple, list[QuotaSpec]] = {}  # per request shape; emptied whenever a spec changes
         self._lock = threading.Lock()
         for spec in specs or []:
             self._specs[spec.name] = self._defaults[spec.name] = spec
@@ -131,6 +135,7 @@ class QuotaEngine:
         with self._lock:
             old = self._specs.get(spec.name)
             self._specs[spec.name] = spec
+            self._matching = {}
             if old is not None and old.kind != spec.kind:
                 self._state = {k: v for k, v in self._state.items() if k[0] != spec.name}
             elif spec.kind == "token_bucket":  # a lowered limit takes effect now, not after the bucket drains
@@ -141,6 +146,7 @@ class QuotaEngine:
     def remove(self, name: str) -> bool:
         with self._lock:
             self._state = {k: v for k, v in self._state.items() if k[0] != name}
+            self._matching = {}
             return self._specs.pop(name, None) is not None
 
     def reset(self, *, specs: bool = False) -> None:
@@ -149,6 +155,7 @@ class QuotaEngine:
             self._state.clear()
             if specs:
                 self._specs = dict(self._defaults)
+                self._matching = {}
 
     @staticmethod
     def _key(spec: QuotaSpec, tenant: str | None) -> str:
@@ -157,24 +164,36 @@ class QuotaEngine:
     def admit(self, tenant: str | None, method: str, path: str, operation: str | None) -> Admission:
         """Check every matching quota; consume only when all of them admit the request."""
         if not self._specs:
-            return Admission()
+            return ADMITTED
         now = self.clock.timestamp()
+        state = self._state
         with self._lock:
-            matching = [
-                s for s in self._specs.values()
-                if s.enabled and s.matches(self.simulator, tenant, method, path, operation)
-            ]
-            counters = [(s, self._state.setdefault((s.name, self._key(s, tenant)), _Counter())) for s in matching]
-            for spec, counter in counters:
-                retry_after = self._refusal(spec, counter, now, spec.limit_for(tenant))
+            counters = []
+            for s in self._matching_specs(tenant, method, path, operation):
+                key = (s.name, self._key(s, tenant))
+                counter = state.get(key)
+                if counter is None:
+                    counter = state[key] = _Counter()
+                retry_after = self._refusal(s, counter, now, s.limit_for(tenant))
                 if retry_after is not False:
-                    return Admission(rejection=Rejection(spec, retry_after))
-            admission = Admission(engine=self)
-            for spec, counter in counters:
+                    return Admission(rejection=Rejection(s, retry_after))
+                counters.append((s, key, counter))
+            slots = []
+            for spec, key, counter in counters:
                 self._consume(spec, counter, now)
                 if spec.kind == "concurrency":
-                    admission.slots.append((spec.name, self._key(spec, tenant)))
-            return admission
+                    slots.append(key)
+            return Admission(engine=self, slots=slots) if slots else ADMITTED
+
+    def _matching_specs(self, tenant: str | None, method: str, path: str, operation: str | None) -> list[QuotaSpec]:
+        shape = (tenant, method, path, operation)
+        found = self._matching.get(shape)
+        if found is None:
+            if len(self._matching) >= 4096:
+                self._matching = {}
+            found = self._matching[shape] = [s for s in self._specs.values() if s.enabled and s.matches(
+                self.simulator, tenant, method, path, operation)]
+        return found
 
     def _refusal(self, spec: QuotaSpec, c: _Counter, now: float, limit: int) -> float | None | Literal[False]:
         """False when admitted; otherwise seconds until it would be (None: unknown)."""

@@ -14,16 +14,18 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from fastapi import FastAPI
 from starlette.datastructures import Headers
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Match, Route, get_route_path
 
 from .clock import VirtualClock
+from .direct import DirectCall
 from .faults import FaultEngine
 from .http import document_responses, install_method_not_allowed
 from .journal import Journal, JournalEntry, near_miss_routes
@@ -36,6 +38,14 @@ ASGIApp = Callable[[Scope, Callable, Callable], Awaitable[None]]
 
 TENANT_HEADER = "x-sim-tenant"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedRoute:
+    operation: str  # the route's name
+    template: str  # its path template
+    direct: DirectCall | None  # None: FastAPI serves it
+    path_params: dict[str, Any]
 
 
 class ConnectionReset(ConnectionResetError):
@@ -67,7 +77,8 @@ class Simulator:
         install_method_not_allowed(
             self.routes_app, lambda message: self.error_response(405, "METHOD_NOT_ALLOWED", message))
         document_responses(self.routes_app, {429: "A vendor limit (kernel quota) refused the request"})
-        self._route_cache: OrderedDict[tuple[str, str], tuple[str, str] | None] = OrderedDict()
+        self._route_cache: OrderedDict[tuple[str, str], ResolvedRoute | None] = OrderedDict()
+        self._direct_calls: dict[int, DirectCall | None] = {}
         from .admin import build_admin_app  # the admin app reads this simulator's parts
 
         self.admin_app = build_admin_app(self)
@@ -125,29 +136,38 @@ class Simulator:
         elif scope["type"] == "lifespan":
             await self.routes_app(scope, receive, send)
         else:
-            await self._pipeline(scope, receive, send)
+            try:
+                await self._pipeline(scope, receive, send)
+            except ClientDisconnect:  # gone before its body arrived: nothing was changed, no one to answer
+                pass
 
-    def resolve_route(self, scope: Scope) -> tuple[str, str] | None:
-        """(operation name, path template) of the vendor route that serves this request, or None."""
+    def resolve_route(self, scope: Scope) -> ResolvedRoute | None:
+        """The vendor route that serves this request (a partial match: the path is right, the method is not), or
+        None. Cached per method and path: the answer, path parameters included, depends on nothing else."""
         key = (scope["method"], get_route_path(scope))
         cache = self._route_cache
         if key in cache:
             cache.move_to_end(key)
             return cache[key]
-        found = None
-        partial = None
+        result = None
         for route in self.routes_app.router.routes:
-            match, _ = route.matches(scope)
+            match, child = route.matches(scope)
             if match is Match.FULL:
-                found = (getattr(route, "name", None) or "", getattr(route, "path", ""))
+                result = ResolvedRoute(getattr(route, "name", None) or "", getattr(route, "path", ""),
+                                       self._direct_call(route), child.get("path_params", {}))
                 break
-            if match is Match.PARTIAL and partial is None:
-                partial = (getattr(route, "name", None) or "", getattr(route, "path", ""))
-        result = found or partial
+            if match is Match.PARTIAL and result is None:
+                result = ResolvedRoute(getattr(route, "name", None) or "", getattr(route, "path", ""), None, {})
         cache[key] = result
         if len(cache) > 4096:
             cache.popitem(last=False)
         return result
+
+    def _direct_call(self, route: Any) -> DirectCall | None:
+        key = id(route)  # routes compare by value and are not hashable; they live as long as the app
+        if key not in self._direct_calls:
+            self._direct_calls[key] = DirectCall.for_route(self.routes_app, route)
+        return self._direct_calls[key]
 
     def route_templates(self) -> list[tuple[str, str]]:
         out = []
@@ -167,7 +187,7 @@ class Simulator:
         tenant = self.tenant_of(headers, path)
         scope.setdefault("state", {})["tenant"] = tenant
         route = self.resolve_route(scope)
-        operation, template = route if route else (None, "<unmatched>")
+        operation, template = (route.operation, route.template) if route else (None, "<unmatched>")
         seq = self.journal.next_seq()
 
         body = bytearray()
@@ -232,7 +252,8 @@ class Simulator:
                     return
                 if fault.kind == "dribble":
                     send = _dribbling(send, fault.chunk_bytes, fault.interval_ms / 1000)
-            await self.routes_app(scope, receive, send)
+            if route.direct is None or not await route.direct(scope, receive, send, route.path_params):
+                await self.routes_app(scope, receive, send)
         finally:
             if admission is not None:
                 admission.release()
@@ -241,7 +262,7 @@ class Simulator:
             self.metrics.observe(method, template, status, elapsed)
             self.journal.record(JournalEntry(
                 seq=seq,
-                at=self.clock.now().isoformat(),
+                at=self.clock.timestamp(),
                 simulator=self.name,
                 tenant=tenant,
                 method=method,
@@ -250,7 +271,7 @@ class Simulator:
                 operation=operation,
                 status=status,
                 duration_ms=round(elapsed * 1000, 3),
-                body=body.decode("utf-8", "replace"),
+                body=body.decode("utf-8", "replace") if body else "",
                 fault=fault_name,
                 quota=quota_name,
                 near_misses=near,

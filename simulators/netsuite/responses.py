@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
 from starlette.responses import Response
+
+from simulators.kernel.http import json_bytes
 
 from .models import NetSuiteBackend, Record
 from .records import RecordType
@@ -25,7 +26,7 @@ def _default(value: Any) -> Any:
 
 
 def dumps(data: Any) -> bytes:
-    return json.dumps(data, default=_default, separators=(",", ":")).encode()
+    return json_bytes(data, _default)
 
 
 def json_response(data: Any, status: int = 200, media_type: str = SINGULAR, headers: dict[str, str] | None = None) -> Response:

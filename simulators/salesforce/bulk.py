@@ -188,11 +188,10 @@ def create_query_job(b: SalesforceBackend, body: Any, user: str, version: str) -
     delimiter = body.get("columnDelimiter", "COMMA")
     if delimiter not in _DELIMITERS:
         raise _invalid(f"Invalid columnDelimiter: {delimiter}")
-    q = soql.parse(text)
-    if any(isinstance(i, soql.Query) for i in q.select):
+    if any(isinstance(i, soql.Query) for i in soql.parse(text).select):
         raise SalesforceError("FeatureNotEnabled : Aggregate Relationships not supported in Bulk Query",
                               "API_ERROR", 400)
-    plan = soql.compile_query(q, b.resolver(), b.indexed)
+    plan = b.compile(text)
     rows = b._select(plan, op == "queryAll")
     header = [fp.path.text if isinstance(fp, soql.FieldPlan) else "expr0" for fp in plan.fields]
     getters = [fp.getter for fp in plan.fields if isinstance(fp, soql.FieldPlan)]

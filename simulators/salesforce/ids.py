@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import string
+from functools import lru_cache
 
 _BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 _CHECKSUM = string.ascii_uppercase + "012345"
@@ -67,9 +68,12 @@ def make_id(prefix: str, n: int) -> str:
 
 def normalize(value: str) -> str | None:
     """The canonical 18-character form of a 15- or 18-character id, or None when it is not an id."""
-    if not isinstance(value, str) or not _ID_RE.match(value):
-        return None
-    return to18(value[:15])
+    return _normalize(value) if isinstance(value, str) else None
+
+
+@lru_cache(maxsize=65536)  # every read by id normalizes, and ids repeat
+def _normalize(value: str) -> str | None:
+    return to18(value[:15]) if _ID_RE.match(value) else None
 
 
 def custom_prefix(n: int) -> str:

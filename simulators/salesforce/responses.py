@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import Any
 from xml.sax.saxutils import escape
 
 from starlette.responses import JSONResponse, Response
+
+from simulators.kernel.http import json_bytes
 
 from .exceptions import MultipleMatches, SalesforceError
 from .schema import SObjectType
@@ -30,7 +31,7 @@ class Json(JSONResponse):
     """Compact JSON, no validation: the hot paths return this directly."""
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return json_bytes(content)
 
 
 def error_list(status: int, code: str | None, message: str | None, headers: dict[str, str] | None = None,

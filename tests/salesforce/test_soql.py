@@ -69,6 +69,22 @@ async def test_date_literals_follow_the_virtual_clock(api, seeded, client):
     assert (await q(api, "SELECT Id FROM Account WHERE CreatedDate < 2024-03-16T00:00:00Z"))["totalSize"] == 2
 
 
+async def test_the_same_query_text_follows_the_day_and_the_schema(api, seeded, client):
+    """Plans are compiled once per text: the same text must still see a new day and a newly declared field."""
+    today = "SELECT Id FROM Account WHERE CreatedDate = TODAY"
+    assert (await q(api, today))["totalSize"] == 2
+    await client.post("/__admin/clock", json={"advance_seconds": 86400})
+    assert (await q(api, today))["totalSize"] == 0
+    by_code = "SELECT Name FROM Account WHERE Code__c = 'G-1'"
+    assert (await q(api, by_code, 400))[0]["errorCode"] == "INVALID_FIELD"
+    r = await client.post("/__admin/salesforce/orgs/acme/fields", json={
+        "object": "Account", "name": "Code__c", "type": "string", "external_id": True})
+    assert r.status_code == 201, r.text
+    _, globex = seeded
+    await api.patch(f"{V}/sobjects/Account/{globex}", json={"Code__c": "G-1"})
+    assert [r["Name"] for r in (await q(api, by_code))["records"]] == ["Globex"]
+
+
 async def test_query_errors_use_salesforce_messages(api, seeded):
     err = (await q(api, "SELECT Id FROM Account WHERE", 400))[0]
     assert err["errorCode"] == "MALFORMED_QUERY" and "ERROR at Row:1:Column:" in err["message"]
