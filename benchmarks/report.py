@@ -86,6 +86,7 @@ def case_table(case: CaseResult) -> str:
 
 SIMULATOR = "simulator"
 TARGET_PEER = "WireMock (journal on)"
+FASTEST_PEER = "WireMock (journal off)"  # quoted beside the verdict: WireMock at its fastest
 
 
 def verdict(simulator: str, cases: list[CaseResult]) -> str:
@@ -101,6 +102,9 @@ def verdict(simulator: str, cases: list[CaseResult]) -> str:
         ok = sim.result.clean and ratio >= 1.0
         met += ok
         why = "" if sim.result.clean else ", simulator answered errors"
+        fastest = case.get(FASTEST_PEER)
+        if fastest and fastest.result and fastest.result.requests_per_sec:
+            why += f"; {sim.result.requests_per_sec / fastest.result.requests_per_sec:.2f}× of {FASTEST_PEER}"
         parts.append(f"{case.name}: {ratio:.2f}× ({'meets' if ok else 'below'}{why})")
     if not compared:
         return f"**{simulator}: no verdict** — WireMock (journal on) was not measured. " + "; ".join(parts)
@@ -146,12 +150,14 @@ def render_peers_section(*, runs: list[SimulatorRun], peers: list[PeerInfo], mac
         f"measure, every server primed for {prime:g} s spread over its cases: WireMock's JIT needs ~20 s of load to "
         f"reach its steady figure here — cold it serves 5-10× less), against one server at "
         f"a time, the servers of one case interleaved (simulator, then each peer{', repeated ' + str(rounds) + ' rounds, median kept' if rounds > 1 else ''}) "
-        f"so they share the same conditions. wrk runs on the same 2 cores as the server it loads, so absolute figures "
+        f"so they share the same conditions. Before each measure the simulator's seeded state is restored and "
+        f"WireMock's journal emptied: by default it keeps every request and slows as the journal grows, so a fresh "
+        f"journal is its best figure. wrk runs on the same 2 cores as the server it loads, so absolute figures "
         f"are low; compare the columns of one table rather than tables across machines.")
     out.append("")
-    out.append("**Noise:** this machine is shared with other engineers running test suites during the run; "
-               "figures can swing by tens of percent between runs. Interleaving per case gives every server of a case "
-               "the same conditions, but treat differences under ~20 % as noise.")
+    out.append("**Noise:** on this 2-core VM the same server's figure can swing by tens of percent between runs (CPU "
+               "speed varies, other jobs may run). Interleaving per case gives every server of a case the same "
+               "conditions, but treat differences under ~20 % as noise.")
     out.append("")
     out.append("Peers: " + "; ".join(
         f"{p.label} {p.version}" + (f" — not measured: {p.unavailable}" if p.unavailable else "") for p in peers) + ".")

@@ -246,6 +246,8 @@ def run_simulator(name: str, module: Any, peers: list[Peer], args: argparse.Name
                     extra = peer.extra_headers(index) if peer else {}
                     if peer is None and snapshot:  # the seeded state, not what earlier writes (priming) added
                         restore_state(base_url, snapshot)
+                    elif peer is not None:
+                        peer.fresh()
                     try:
                         r = measure(url, case, extra, duration=args.duration, warmup=args.warmup,
                                     connections=args.connections, threads=args.threads, workdir=WORK_DIR)

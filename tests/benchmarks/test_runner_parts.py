@@ -142,6 +142,8 @@ def test_table_flags_errors_and_verdict() -> None:
     table = case_table(case)
     assert "17 of 39512 responses not 2xx/3xx" in table and "not measured: npm install failed" in table
     assert "below, simulator answered errors" in verdict("salesforce", [case])
-    ok = CaseResult("salesforce", "c", "GET", "/x", [Measurement("simulator", good), Measurement("WireMock (journal on)", good)])
+    ok = CaseResult("salesforce", "c", "GET", "/x", [Measurement("simulator", good), Measurement("WireMock (journal on)", good),
+                                                     Measurement("WireMock (journal off)", good)])
     assert "MEETS the target" in verdict("salesforce", [ok])
+    assert "c: 1.00× (meets; 1.00× of WireMock (journal off))" in verdict("salesforce", [ok])
     assert "no verdict" in verdict("salesforce", [CaseResult("salesforce", "c", "GET", "/x", [Measurement("simulator", good)])])
