@@ -19,6 +19,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from functools import lru_cache
 from decimal import Decimal
 from typing import Any
 
@@ -138,6 +139,11 @@ def translate(q: str) -> str:
     """SuiteQL (Oracle dialect) -> SQLite; only one SELECT statement is accepted."""
     if not isinstance(q, str) or not q.strip():
         raise _bad("The query is empty.")
+    return _translated(q)
+
+
+@lru_cache(maxsize=1024)  # integrations repeat their queries; parsing with sqlglot costs ~1 ms, the query far less
+def _translated(q: str) -> str:
     try:
         statements = [s for s in sqlglot.parse(q, read="oracle") if s is not None]
     except SqlglotError as exc:
