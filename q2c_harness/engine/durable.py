@@ -256,9 +256,7 @@ class DbosRunner:
 
 _FROM_DBOS = {"PENDING": PENDING, "ENQUEUED": ENQUEUED, "DELAYED": ENQUEUED, "SUCCESS": SUCCESS,
               "ERROR": ERROR, "MAX_RECOVERY_ATTEMPTS_EXCEEDED": ERROR, "CANCELLED": CANCELLED}
-_TO_DBOS: dict[str, list[str]] = {}
-for _dbos, _ours in _FROM_DBOS.items():
-    _TO_DBOS.setdefault(_ours, []).append(_dbos)
+_TO_DBOS = {ours: [d for d, o in _FROM_DBOS.items() if o == ours] for ours in set(_FROM_DBOS.values())}
 
 
 def _statuses(status: str | Sequence[str]) -> list[str]:
