@@ -83,8 +83,9 @@ class DirectCall:
             query.append(QueryParam(f.name, f.alias, required, None if required else default))
         return cls(route, d.request_param_name, tuple(query), app.exception_handlers)
 
-    async def __call__(self, scope: dict, receive: Callable, send: Callable, path_params: dict[str, str]) -> bool:
-        """Serve the request; False (nothing sent) when it must go through FastAPI instead."""
+    async def __call__(self, scope: dict, receive: Callable, send: Callable, path_params: dict[str, str]
+                       ) -> Response | None:
+        """The endpoint's response, unsent (the kernel adds its headers); None when FastAPI must serve it."""
         kwargs: dict[str, Any] = dict(path_params)
         scope["path_params"] = path_params
         scope["endpoint"] = self.route.endpoint
@@ -96,17 +97,15 @@ class DirectCall:
                 value = values.get(param.alias)
                 if value is None:
                     if param.required:
-                        return False  # FastAPI answers with the validation error, in the vendor's shape
+                        return None  # FastAPI answers with the validation error, in the vendor's shape
                     value = param.default
                 kwargs[param.name] = value
         if self.request_param:
             kwargs[self.request_param] = request
         try:
-            response = await self.route.endpoint(**kwargs)
+            return await self.route.endpoint(**kwargs)
         except Exception as exc:
-            response = await self._handled(request, exc)
-        await response(scope, receive, send)
-        return True
+            return await self._handled(request, exc)
 
     async def _handled(self, request: Request, exc: Exception) -> Response:
         """What Starlette's exception middleware would answer (the same handler lookup); re-raise when unhandled."""

@@ -98,19 +98,35 @@ class Rejection:
 
 @dataclass
 class Admission:
-    """A granted request: holds concurrency slots until `release()`."""
+    """A granted request: holds concurrency slots until `release()`, and the counters it was counted in."""
 
     engine: QuotaEngine | None = None
     slots: list[tuple[str, str]] = field(default_factory=list)
     rejection: Rejection | None = None
+    counted: list[tuple[QuotaSpec, tuple[str, str], _Counter, int]] = field(default_factory=list)
 
     def release(self) -> None:
         if self.engine is not None and self.slots:
             self.engine._release(self.slots)
             self.slots = []
 
+    def usage(self, name: str) -> tuple[int, int] | None:
+        """(used, limit) of quota `name` as this request left it (None: not counted in it); no lock, no lookup."""
+        for spec, _, counter, limit in self.counted:
+            if spec.name == name:
+                return _used(spec, counter, limit), limit
+        return None
+
 
 ADMITTED = Admission()  # a grant that holds no slot (shared; release() has nothing to do)
+
+
+def _used(spec: QuotaSpec, c: _Counter, limit: int) -> int:
+    if spec.kind == "concurrency":
+        return c.in_flight
+    if spec.kind == "token_bucket":
+        return limit - math.floor(c.tokens)
+    return c.count
 
 
 class QuotaEngine:
@@ -120,7 +136,9 @@ class QuotaEngine:
         self._specs: dict[str, QuotaSpec] = {}
         self._defaults: dict[str, QuotaSpec] = {}
         self._state: dict[tuple[str, str], _Counter] = {}
-        self._matching: dict[tuple, list[QuotaSpec]] = {}  # per request shape; emptied whenever a spec changes
+        # per request shape: (spec, state key, counter, limit) of every matching quota; emptied whenever a spec or
+        # the state changes, so a hot request looks nothing up
+        self._plans: dict[tuple, list[tuple[QuotaSpec, tuple[str, str], _Counter, int]]] = {}
         self._lock = threading.Lock()
         for spec in specs or []:
             self._specs[spec.name] = self._defaults[spec.name] = spec
@@ -135,7 +153,7 @@ class QuotaEngine:
         with self._lock:
             old = self._specs.get(spec.name)
             self._specs[spec.name] = spec
-            self._matching = {}
+            self._plans = {}
             if old is not None and old.kind != spec.kind:
                 self._state = {k: v for k, v in self._state.items() if k[0] != spec.name}
             elif spec.kind == "token_bucket":  # a lowered limit takes effect now, not after the bucket drains
@@ -146,16 +164,16 @@ class QuotaEngine:
     def remove(self, name: str) -> bool:
         with self._lock:
             self._state = {k: v for k, v in self._state.items() if k[0] != name}
-            self._matching = {}
+            self._plans = {}
             return self._specs.pop(name, None) is not None
 
     def reset(self, *, specs: bool = False) -> None:
         """Forget every count (and, with specs=True, every change made through admin)."""
         with self._lock:
             self._state.clear()
+            self._plans = {}
             if specs:
                 self._specs = dict(self._defaults)
-                self._matching = {}
 
     @staticmethod
     def _key(spec: QuotaSpec, tenant: str | None) -> str:
@@ -166,34 +184,38 @@ class QuotaEngine:
         if not self._specs:
             return ADMITTED
         now = self.clock.timestamp()
-        state = self._state
         with self._lock:
-            counters = []
-            for s in self._matching_specs(tenant, method, path, operation):
-                key = (s.name, self._key(s, tenant))
-                counter = state.get(key)
-                if counter is None:
-                    counter = state[key] = _Counter()
-                retry_after = self._refusal(s, counter, now, s.limit_for(tenant))
+            plan = self._plan(tenant, method, path, operation)
+            if not plan:
+                return ADMITTED
+            for spec, _, counter, limit in plan:
+                retry_after = self._refusal(spec, counter, now, limit)
                 if retry_after is not False:
-                    return Admission(rejection=Rejection(s, retry_after))
-                counters.append((s, key, counter))
+                    return Admission(rejection=Rejection(spec, retry_after))
             slots = []
-            for spec, key, counter in counters:
+            for spec, key, counter, _ in plan:
                 self._consume(spec, counter, now)
                 if spec.kind == "concurrency":
                     slots.append(key)
-            return Admission(engine=self, slots=slots) if slots else ADMITTED
+            return Admission(self, slots, None, plan)
 
-    def _matching_specs(self, tenant: str | None, method: str, path: str, operation: str | None) -> list[QuotaSpec]:
+    def _plan(self, tenant: str | None, method: str, path: str, operation: str | None
+              ) -> list[tuple[QuotaSpec, tuple[str, str], _Counter, int]]:
         shape = (tenant, method, path, operation)
-        found = self._matching.get(shape)
-        if found is None:
-            if len(self._matching) >= 4096:
-                self._matching = {}
-            found = self._matching[shape] = [s for s in self._specs.values() if s.enabled and s.matches(
-                self.simulator, tenant, method, path, operation)]
-        return found
+        plan = self._plans.get(shape)
+        if plan is None:
+            if len(self._plans) >= 4096:
+                self._plans = {}
+            plan = []
+            for s in self._specs.values():
+                if s.enabled and s.matches(self.simulator, tenant, method, path, operation):
+                    key = (s.name, self._key(s, tenant))
+                    counter = self._state.get(key)
+                    if counter is None:
+                        counter = self._state[key] = _Counter()
+                    plan.append((s, key, counter, s.limit_for(tenant)))
+            self._plans[shape] = plan
+        return plan
 
     def _refusal(self, spec: QuotaSpec, c: _Counter, now: float, limit: int) -> float | None | Literal[False]:
         """False when admitted; otherwise seconds until it would be (None: unknown)."""
@@ -255,13 +277,7 @@ class QuotaEngine:
             if c is None:
                 return 0, limit
             self._refusal(spec, c, now, limit)  # ages windows and refills buckets
-            if spec.kind == "concurrency":
-                used = c.in_flight
-            elif spec.kind == "token_bucket":
-                used = limit - math.floor(c.tokens)
-            else:
-                used = c.count
-            return used, limit
+            return _used(spec, c, limit), limit
 
     def report(self, tenant: str | None) -> list[dict]:
         rows = []

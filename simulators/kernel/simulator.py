@@ -30,7 +30,7 @@ from .faults import FaultEngine
 from .http import document_responses, install_method_not_allowed
 from .journal import Journal, JournalEntry, near_miss_routes
 from .metrics import SimulatorMetrics
-from .quotas import QuotaEngine, QuotaSpec
+from .quotas import Admission, QuotaEngine, QuotaSpec
 from .store import Tenants
 
 Scope = MutableMapping[str, Any]
@@ -46,6 +46,18 @@ class ResolvedRoute:
     template: str  # its path template
     direct: DirectCall | None  # None: FastAPI serves it
     path_params: dict[str, Any]
+
+
+class RequestHeaders(Headers):
+    """Starlette's request headers with a `get` that does not raise and catch a KeyError for an absent name
+    (`tenant_of` asks for headers most requests lack, on every request)."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        name = key.lower().encode("latin-1")
+        for header, value in self._list:
+            if header == name:
+                return value.decode("latin-1")
+        return default
 
 
 class ConnectionReset(ConnectionResetError):
@@ -109,8 +121,9 @@ class Simulator:
     def quota_response(self, quota: QuotaSpec, retry_after: float | None, tenant: str | None) -> Response:
         return self.error_response(429, None, f"quota {quota.name} exceeded", retry_after)
 
-    def response_headers(self, tenant: str | None) -> list[tuple[bytes, bytes]]:
-        """Headers the vendor adds to every response (e.g. Salesforce's Sforce-Limit-Info)."""
+    def response_headers(self, tenant: str | None, admission: Admission | None) -> list[tuple[bytes, bytes]]:
+        """Headers the vendor adds to every response (e.g. Salesforce's Sforce-Limit-Info); `admission` is this
+        request's (None when no quota was asked), so usage it counted needs no second lookup."""
         return []
 
     def extend_admin(self, admin: FastAPI) -> None:
@@ -183,8 +196,7 @@ class Simulator:
         started = time.perf_counter()
         method: str = scope["method"]
         path = get_route_path(scope)
-        headers = Headers(scope=scope)
-        tenant = self.tenant_of(headers, path)
+        tenant = self.tenant_of(RequestHeaders(scope=scope), path)
         scope.setdefault("state", {})["tenant"] = tenant
         route = self.resolve_route(scope)
         operation, template = (route.operation, route.template) if route else (None, "<unmatched>")
@@ -201,35 +213,43 @@ class Simulator:
                     body.extend(message.get("body", b"")[: limit - len(body)])
                 return message
 
-        status_box = [0]
-        inner_send = send
+        status = 0
+        admission: Admission | None = None
 
-        async def send(message: dict) -> None:  # noqa: F811
+        async def respond(response: Response) -> None:
+            """Send a response the kernel holds (its own, or a direct call's) with the vendor's headers."""
+            nonlocal status
+            status = response.status_code
+            response.raw_headers.extend(self.response_headers(tenant, admission))  # now: usage counts this request
+            await response(scope, receive, send)
+
+        async def send_with_headers(message: dict) -> None:
+            """The same for a response FastAPI sends."""
+            nonlocal status
             if message["type"] == "http.response.start":
-                status_box[0] = message["status"]
-                extra = self.response_headers(tenant)  # read now, so usage counts this very request
+                status = message["status"]
+                extra = self.response_headers(tenant, admission)
                 if extra:
                     message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await inner_send(message)
+            await send(message)
 
         fault_name: str | None = None
         quota_name: str | None = None
         near: list[str] | None = None
-        admission = None
         try:
             if route is None:
                 near = near_miss_routes(method, path, self.route_templates())
                 response = self.error_response(404, None, "The requested resource does not exist")
                 if near:
                     response.headers["X-Sim-Near-Miss"] = " | ".join(near)
-                await response(scope, receive, send)
+                await respond(response)
                 return
             admission = self.quotas.admit(tenant, method, path, operation)
             if admission.rejection is not None:
                 rejection = admission.rejection
                 quota_name = rejection.quota.name
                 self.metrics.rejected(quota_name)
-                await self.quota_response(rejection.quota, rejection.retry_after, tenant)(scope, receive, send)
+                await respond(self.quota_response(rejection.quota, rejection.retry_after, tenant))
                 return
             plan = self.faults.plan(tenant, method, path, operation)
             if plan.applied:
@@ -241,8 +261,8 @@ class Simulator:
             if fault is not None:
                 self.metrics.fault(fault.id, fault.kind)
                 if fault.kind == "error":
-                    response = self.error_response(fault.status, fault.code, fault.message, fault.retry_after_seconds)
-                    await response(scope, receive, send)
+                    await respond(self.error_response(fault.status, fault.code, fault.message,
+                                                      fault.retry_after_seconds))
                     return
                 if fault.kind in ("reset", "hang"):
                     if fault.kind == "hang":
@@ -252,13 +272,15 @@ class Simulator:
                     return
                 if fault.kind == "dribble":
                     send = _dribbling(send, fault.chunk_bytes, fault.interval_ms / 1000)
-            if route.direct is None or not await route.direct(scope, receive, send, route.path_params):
-                await self.routes_app(scope, receive, send)
+            response = None if route.direct is None else await route.direct(scope, receive, send, route.path_params)
+            if response is not None:
+                await respond(response)
+            else:
+                await self.routes_app(scope, receive, send_with_headers)
         finally:
             if admission is not None:
                 admission.release()
             elapsed = time.perf_counter() - started
-            status = status_box[0]
             self.metrics.observe(method, template, status, elapsed)
             self.journal.record(JournalEntry(
                 seq=seq,

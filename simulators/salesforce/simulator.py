@@ -10,6 +10,7 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 
 from simulators.kernel import QuotaSpec, Simulator
+from simulators.kernel.quotas import Admission
 
 from .models import SalesforceBackend, decode_tenant
 from .responses import error_list
@@ -78,8 +79,11 @@ class SalesforceSimulator(Simulator):
                       description="Concurrent long-running requests (25 in production; 5 in Developer Edition)"),
         ]
 
-    def response_headers(self, tenant: str | None) -> list[tuple[bytes, bytes]]:
-        used, limit = self.quotas.usage("DailyApiRequests", tenant) if self.quotas.get("DailyApiRequests") else (0, DAILY_LIMIT)
+    def response_headers(self, tenant: str | None, admission: Admission | None) -> list[tuple[bytes, bytes]]:
+        counted = admission.usage("DailyApiRequests") if admission is not None else None
+        if counted is None:  # a request the allocation did not count (unmatched, refused, or the quota removed)
+            counted = self.quotas.usage("DailyApiRequests", tenant) if self.quotas.get("DailyApiRequests") else None
+        used, limit = counted or (0, DAILY_LIMIT)
         return [(b"sforce-limit-info", f"api-usage={used}/{limit}".encode())]
 
     def extend_admin(self, admin: FastAPI) -> None:
