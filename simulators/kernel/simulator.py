@@ -282,22 +282,10 @@ class Simulator:
                 admission.release()
             elapsed = time.perf_counter() - started
             self.metrics.observe(method, template, status, elapsed)
-            self.journal.record(JournalEntry(
-                seq=seq,
-                at=self.clock.timestamp(),
-                simulator=self.name,
-                tenant=tenant,
-                method=method,
-                path=path,
-                query=scope.get("query_string", b"").decode("latin-1"),
-                operation=operation,
-                status=status,
-                duration_ms=round(elapsed * 1000, 3),
-                body=body.decode("utf-8", "replace") if body else "",
-                fault=fault_name,
-                quota=quota_name,
-                near_misses=near,
-            ))
+            self.journal.record(JournalEntry(  # positional: a third of the keyword call's cost, on every request
+                seq, self.clock.timestamp(), self.name, tenant, method, path,
+                scope.get("query_string", b"").decode("latin-1"), operation, status, round(elapsed * 1000, 3),
+                body.decode("utf-8", "replace") if body else "", fault_name, quota_name, near))
 
 
 def _abort(send: Callable) -> bool:

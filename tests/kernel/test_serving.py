@@ -1,52 +1,119 @@
-"""Served simulators: a response leaves in one write; keep-alive connections carry many requests."""
+"""Served simulators: the kernel's HTTP/1.1 protocol, byte for byte, and keep-alive connections carrying many
+requests."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
+import time
+from contextlib import contextmanager
 
 import httpx
+import uvicorn
 
-from simulators.kernel.serving import CoalescingTransport, running_servers
+from simulators.kernel.http_server import SimHttpProtocol
+from simulators.kernel.serving import _bind, running_servers
 
 from .conftest import as_tenant
 from .toy import ToySimulator
 
 
-class RecordingTransport:
-    def __init__(self) -> None:
-        self.calls: list[object] = []
+async def echo(scope: dict, receive, send) -> None:
+    """Answers with what it read: the body's length and the number of body messages; `/fail` fails, `/inject`
+    tries to smuggle a header, `/stream` answers without a length."""
+    body, parts = b"", 0
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        parts += 1
+        if not message.get("more_body"):
+            break
+    if scope["path"] == "/fail":
+        raise ValueError("boom")
+    out = f"{scope['method']} {scope['path']}?{scope['query_string'].decode()} {len(body)} bytes {parts} parts".encode()
+    headers = [(b"content-type", b"text/plain")]
+    if scope["path"] == "/inject":
+        headers.append((b"x-echo", b"ok\r\nset-cookie: evil=1"))
+    if scope["path"] != "/stream":
+        headers.append((b"content-length", str(len(out)).encode()))
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": out, "more_body": scope["path"] == "/stream"})
+    if scope["path"] == "/stream":
+        await send({"type": "http.response.body", "body": b"!"})
 
-    def write(self, data: bytes) -> None:
-        self.calls.append(data)
 
-    def is_closing(self) -> bool:
-        return False
+@contextmanager
+def serving(app, **config):
+    sock = _bind("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(app, http=SimHttpProtocol, lifespan="off", log_level="critical", **config))
+    thread = threading.Thread(target=asyncio.run, args=(server.serve(sockets=[sock]),), daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(5)
 
-    def close(self) -> None:
-        self.calls.append("close")
 
-    def abort(self) -> None:
-        self.calls.append("abort")
+def exchange(port: int, *chunks: bytes, pause: float = 0.0, until_closed: bool = False) -> bytes:
+    """Send raw request bytes (pausing between chunks) and read what comes back."""
+    with socket.create_connection(("127.0.0.1", port), timeout=3) as conn:
+        for chunk in chunks:
+            conn.sendall(chunk)
+            time.sleep(pause)
+        out = b""
+        conn.settimeout(3 if until_closed else 0.5)
+        try:
+            while data := conn.recv(65536):
+                out += data
+        except TimeoutError:
+            assert not until_closed, f"the server kept the connection open: {out!r}"
+        return out
 
-    def get_write_buffer_size(self) -> int:
-        return 0
+
+def test_requests_and_bodies_arrive_whole_in_any_framing():
+    with serving(echo) as port:
+        out = exchange(port, b"GET /a?x=1 HTTP/1.1\r\nHost: t\r\n\r\nGET /b HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert out.count(b"HTTP/1.1 200 OK\r\n") == 2 and out.index(b"GET /a?x=1 0 bytes") < out.index(b"GET /b?")
+        assert b"\r\ndate: " in out and b"\r\ncontent-length: 26\r\n" in out
+        # the body in a later packet than the headers (the app waits for it), then chunked
+        out = exchange(port, b"POST /p HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n", b"hello", pause=0.05)
+        assert out.endswith(b"POST /p? 5 bytes 1 parts")
+        out = exchange(port, b"POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n",
+                       b"3\r\nabc\r\n", b"2\r\nde\r\n0\r\n\r\n", pause=0.05)
+        assert b"POST /c? 5 bytes" in out
+        out = exchange(port, b"POST /e HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n",
+                       b"ok", pause=0.1)
+        assert out.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK") and out.endswith(b"2 bytes 1 parts")
 
 
-async def test_writes_in_one_loop_step_leave_in_one_send():
-    inner = RecordingTransport()
-    transport = CoalescingTransport(inner, asyncio.get_running_loop())  # type: ignore[arg-type]
-    transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\n")
-    transport.write(b"body")
-    assert inner.calls == [] and transport.get_write_buffer_size() == 42
-    await asyncio.sleep(0)
-    assert inner.calls == [b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nbody"]
-    transport.write(b"last words")
-    transport.close()  # what is pending goes first
-    assert inner.calls[1:] == [b"last words", "close"]
-    transport.write(b"never sent")
-    transport.abort()  # a reset fault: nothing more reaches the wire
-    await asyncio.sleep(0)
-    assert inner.calls[3:] == ["abort"]
+def test_responses_keep_http_framing():
+    with serving(echo) as port:
+        out = exchange(port, b"GET /stream HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert b"transfer-encoding: chunked\r\n" in out and out.endswith(b"\r\n1\r\n!\r\n0\r\n\r\n")
+        out = exchange(port, b"HEAD /h HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert out.startswith(b"HTTP/1.1 200 OK") and out.endswith(b"\r\n\r\n") and b"content-length: 24" in out
+        out = exchange(port, b"GET /old HTTP/1.0\r\n\r\n", until_closed=True)
+        assert b"connection: close\r\n" in out and out.endswith(b"GET /old? 0 bytes 1 parts")
+
+
+def test_bad_requests_and_failing_apps_get_an_answer_not_a_hang():
+    with serving(echo) as port:
+        assert exchange(port, b"NOT HTTP AT ALL\r\n\r\n", until_closed=True).startswith(b"HTTP/1.1 400 Bad Request")
+        assert exchange(port, b"GET /fail HTTP/1.1\r\nHost: t\r\n\r\n", until_closed=True).startswith(
+            b"HTTP/1.1 500 Internal Server Error")
+        out = exchange(port, b"GET /inject HTTP/1.1\r\nHost: t\r\n\r\n", until_closed=True)
+        assert out.startswith(b"HTTP/1.1 500") and b"evil" not in out
+
+
+def test_an_idle_keep_alive_connection_is_closed():
+    with serving(echo, timeout_keep_alive=0.2) as port:
+        started = time.monotonic()
+        out = exchange(port, b"GET /a HTTP/1.1\r\nHost: t\r\n\r\n", until_closed=True)
+        assert out.startswith(b"HTTP/1.1 200") and time.monotonic() - started < 2
 
 
 def test_a_keep_alive_connection_serves_many_requests_whole(tmp_path):
