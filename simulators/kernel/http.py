@@ -26,6 +26,15 @@ def json_bytes(content: Any, default: Callable[[Any], Any] | None = None) -> byt
 _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
+def header_value(scope: dict, name: bytes) -> str | None:
+    """The first value of a request header (`name` lower-case, as ASGI servers deliver names), without building
+    Starlette's `Headers` (a copy of the list) for one lookup on a hot path."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
 def allowed_methods(app: FastAPI, request: Request) -> list[str]:
     """Every method some route serves at this path (Starlette's own 405 names only the first route's).
 

@@ -30,6 +30,16 @@ DEFAULT_MESSAGES = {
 class Json(JSONResponse):
     """Compact JSON, no validation: the hot paths return this directly."""
 
+    def __init__(self, content: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> None:
+        if headers:  # an error's Retry-After and the like: Starlette's own header handling
+            super().__init__(content, status_code, headers)
+            return
+        # what Starlette's __init__ sets, without its generic header merging (a hot GET builds one of these)
+        self.status_code = status_code
+        self.background = None
+        self.body = body = json_bytes(content)
+        self.raw_headers = [(b"content-length", b"%d" % len(body)), (b"content-type", b"application/json")]
+
     def render(self, content: Any) -> bytes:
         return json_bytes(content)
 

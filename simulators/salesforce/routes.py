@@ -17,6 +17,8 @@ from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from simulators.kernel.http import header_value
+
 from . import soql
 from .exceptions import JsonParserError, NotFound, SalesforceError, method_not_allowed
 from .models import QUERY_BATCH, SalesforceBackend
@@ -138,7 +140,7 @@ def build_routes(sim: SalesforceSimulator) -> FastAPI:
         ver = sim.version_paths.get(version)
         if ver is None:
             raise NotFound()
-        header = request.headers.get("authorization")
+        header = header_value(request.scope, b"authorization")
         b: SalesforceBackend = sim.backend(request)
         session = b.session(header.rpartition(" ")[2] if header else None)
         return b, session, ver
@@ -418,7 +420,7 @@ def build_routes(sim: SalesforceSimulator) -> FastAPI:
 
 
 def _batch(request: Request) -> int:
-    options = request.headers.get("sforce-query-options")
+    options = header_value(request.scope, b"sforce-query-options")
     if options:
         m = re.search(r"batchSize=(\d+)", options)
         if m:

@@ -21,7 +21,7 @@ from .toy import ToySimulator
 
 async def echo(scope: dict, receive, send) -> None:
     """Answers with what it read: the body's length and the number of body messages; `/fail` fails, `/inject`
-    tries to smuggle a header, `/stream` answers without a length."""
+    tries to smuggle a header, `/stream` answers without a length, `/late` stays busy after answering."""
     body, parts = b"", 0
     while True:
         message = await receive()
@@ -41,6 +41,8 @@ async def echo(scope: dict, receive, send) -> None:
     await send({"type": "http.response.body", "body": out, "more_body": scope["path"] == "/stream"})
     if scope["path"] == "/stream":
         await send({"type": "http.response.body", "body": b"!"})
+    if scope["path"] == "/late":  # still busy after answering (a background task): the next request waits
+        await asyncio.sleep(0.05)
 
 
 @contextmanager
@@ -79,6 +81,8 @@ def test_requests_and_bodies_arrive_whole_in_any_framing():
         out = exchange(port, b"GET /a?x=1 HTTP/1.1\r\nHost: t\r\n\r\nGET /b HTTP/1.1\r\nHost: t\r\n\r\n")
         assert out.count(b"HTTP/1.1 200 OK\r\n") == 2 and out.index(b"GET /a?x=1 0 bytes") < out.index(b"GET /b?")
         assert b"\r\ndate: " in out and b"\r\ncontent-length: 26\r\n" in out
+        out = exchange(port, b"GET /late HTTP/1.1\r\nHost: t\r\n\r\nGET /c HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert out.count(b"HTTP/1.1 200 OK\r\n") == 2 and out.index(b"GET /late?") < out.index(b"GET /c?")
         # the body in a later packet than the headers (the app waits for it), then chunked
         out = exchange(port, b"POST /p HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n", b"hello", pause=0.05)
         assert out.endswith(b"POST /p? 5 bytes 1 parts")
