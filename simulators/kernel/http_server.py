@@ -2,8 +2,8 @@
 
 Why our own: a simulator answers tens of thousands of small requests a second (the peer benchmark holds it to
 WireMock's throughput), and uvicorn's httptools protocol spent ~7 us of a ~30 us GET on bookkeeping a simulator
-does not need: an asyncio.Event and a keep-alive timer per request, two regex searches per response header, a
-send per response part. This one runs under `uvicorn.Server` unchanged (sockets, TLS, the Date header, graceful
+does not need: a task, an asyncio.Event and a keep-alive timer per request, two regex searches per response
+header, a send per response part. This one runs under `uvicorn.Server` unchanged (sockets, TLS, the Date header, graceful
 shutdown) and speaks ASGI 3 to the app, keeping what clients rely on: keep-alive and pipelining, HTTP/1.0,
 `Expect: 100-continue`, chunked bodies both ways, HEAD, flow control both ways, a 400 for what does not parse, a
 500 when the app fails before answering, and the transport a reset fault aborts (`Exchange.transport`).
