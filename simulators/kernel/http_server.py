@@ -28,12 +28,16 @@ from uvicorn.protocols.utils import get_local_addr, get_remote_addr, is_ssl
 logger = logging.getLogger("uvicorn.error")
 
 # Header checks, as uvicorn makes them header by header, in fewer steps: a name is checked once per process (names
-# are few), values in one pass over the block, plus one CR and one LF per header, so that no value can smuggle in
-# a header or a response.
+# are few), values in one pass over the block (no control character but each header's closing CR LF), so that no
+# value can smuggle in a header or a response.
 _BAD_NAME = re.compile(rb'[\x00-\x1f\x7f()<>@,;:\[\]={} \t\\"]')
-_BAD_VALUE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROLS = bytes([*range(0x09), *range(0x0a, 0x20), 0x7f])  # all but TAB
 _GOOD_NAMES: set[bytes] = set()
 _DISCONNECT = {"type": "http.disconnect"}
+# An ASGI extension (scope["extensions"]): a response whose body is known up front goes as one message, status,
+# headers and body together, instead of two sends and a loop turn to learn whether the body follows at once.
+WHOLE_RESPONSE = "q2c.http.response.whole"
+_EXTENSIONS = {WHOLE_RESPONSE: {}}
 
 
 class Exchange:
@@ -106,6 +110,10 @@ class Exchange:
             return
         kind = message["type"]
         if not self.started:
+            if kind == WHOLE_RESPONSE:
+                self._start(message["status"], message["headers"], whole=True)
+                self._body(message["body"], False)
+                return
             if kind != "http.response.start":
                 raise RuntimeError(f"Expected ASGI message 'http.response.start', but got '{kind}'.")
             self._start(message["status"], message.get("headers") or ())
@@ -116,7 +124,7 @@ class Exchange:
         else:
             raise RuntimeError(f"Unexpected ASGI message '{kind}' sent, after response already completed.")
 
-    def _start(self, status: int, headers: Any) -> None:
+    def _start(self, status: int, headers: Any, whole: bool = False) -> None:
         chunked: bool | None = None
         close_sent = False
         parts: list[bytes] = []
@@ -135,7 +143,7 @@ class Exchange:
                     _GOOD_NAMES.add(name)
             parts += (name, b": ", value, b"\r\n")
         block = b"".join(parts)
-        if _BAD_VALUE.search(block) or not block.count(b"\r") == block.count(b"\n") == len(parts) // 4:
+        if len(block) - len(block.translate(None, _CONTROLS)) != len(parts) // 2:  # only each header's CR LF
             raise RuntimeError("Invalid HTTP header value.")
         self.started = True
         self.expect_continue = False
@@ -145,7 +153,8 @@ class Exchange:
             extra += b"transfer-encoding: chunked\r\n"
         self.chunked = bool(chunked)
         self.head = b"".join((STATUS_LINE[status], self.protocol.default_head(), block, extra, b"\r\n"))
-        self.protocol.loop.call_soon(self._write_head)  # unless the body follows in this loop step
+        if not whole:
+            self.protocol.loop.call_soon(self._write_head)  # unless the body follows in this loop step
 
     def _write_head(self) -> None:
         if self.head is not None and not self.transport.is_closing():
@@ -314,7 +323,7 @@ class SimHttpProtocol(asyncio.Protocol):
             "method": parser.get_method().decode("ascii"), "root_path": self.root_path,
             "path": self.root_path + path, "raw_path": self.root_path.encode("ascii") + raw_path,
             "query_string": url.query or b"", "headers": self.headers,
-            "state": self.app_state.copy() if self.app_state else {},
+            "state": self.app_state.copy() if self.app_state else {}, "extensions": _EXTENSIONS,
         }
         previous = self.exchange
         self.exchange = Exchange(self, scope, http_version != "1.0" and parser.should_keep_alive(),

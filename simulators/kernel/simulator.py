@@ -28,6 +28,7 @@ from .clock import VirtualClock
 from .direct import DirectCall
 from .faults import FaultEngine
 from .http import document_responses, install_method_not_allowed
+from .http_server import WHOLE_RESPONSE
 from .journal import Journal, JournalEntry, near_miss_routes
 from .metrics import SimulatorMetrics
 from .quotas import Admission, QuotaEngine, QuotaSpec
@@ -216,12 +217,18 @@ class Simulator:
         status = 0
         admission: Admission | None = None
 
+        whole = WHOLE_RESPONSE in scope.get("extensions", ())  # the server takes a response in one message
+
         async def respond(response: Response) -> None:
             """Send a response the kernel holds (its own, or a direct call's) with the vendor's headers."""
             nonlocal status
             status = response.status_code
             response.raw_headers.extend(self.response_headers(tenant, admission))  # now: usage counts this request
-            await response(scope, receive, send)
+            if whole and type(response).__call__ is Response.__call__ and response.background is None:
+                await send({"type": WHOLE_RESPONSE, "status": status, "headers": response.raw_headers,
+                            "body": response.body})
+            else:
+                await response(scope, receive, send)
 
         async def send_with_headers(message: dict) -> None:
             """The same for a response FastAPI sends."""
@@ -272,6 +279,7 @@ class Simulator:
                     return
                 if fault.kind == "dribble":
                     send = _dribbling(send, fault.chunk_bytes, fault.interval_ms / 1000)
+                    whole = False  # the body goes in pieces
             response = None if route.direct is None else await route.direct(scope, receive, send, route.path_params)
             if response is not None:
                 await respond(response)

@@ -61,9 +61,8 @@ def error_from(exc: SalesforceError) -> Response:
 
 def record_body(obj: SObjectType, rec: dict[str, Any], version: str, fields: list[str] | None = None) -> dict:
     out: dict[str, Any] = {"attributes": {"type": obj.name, "url": f"/services/data/v{version}/sobjects/{obj.name}/{rec['Id']}"}}
-    get = rec.get
-    for name in fields if fields is not None else obj.fields:
-        out[name] = get(name)
+    names = fields if fields is not None else obj.fields
+    out.update(zip(names, map(rec.get, names)))  # the loop in C: a record has dozens of fields
     return out
 
 
