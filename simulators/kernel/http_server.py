@@ -34,6 +34,7 @@ _BAD_NAME = re.compile(rb'[\x00-\x1f\x7f()<>@,;:\[\]={} \t\\"]')
 _CONTROLS = bytes([*range(0x09), *range(0x0a, 0x20), 0x7f])  # all but TAB
 _GOOD_NAMES: set[bytes] = set()
 _DISCONNECT = {"type": "http.disconnect"}
+_ASGI = {"version": "3.0", "spec_version": "2.3"}  # shared by every scope: apps read it, none writes it
 # An ASGI extension (scope["extensions"]): a response whose body is known up front goes as one message, status,
 # headers and body together, instead of two sends and a loop turn to learn whether the body follows at once.
 WHOLE_RESPONSE = "q2c.http.response.whole"
@@ -318,7 +319,7 @@ class SimHttpProtocol(asyncio.Protocol):
         if "%" in path:
             path = unquote(path)
         scope = {
-            "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": http_version,
+            "type": "http", "asgi": _ASGI, "http_version": http_version,
             "server": self.server, "client": self.client, "scheme": self.scheme,
             "method": parser.get_method().decode("ascii"), "root_path": self.root_path,
             "path": self.root_path + path, "raw_path": self.root_path.encode("ascii") + raw_path,

@@ -50,8 +50,11 @@ class ResolvedRoute:
 
 
 class RequestHeaders(Headers):
-    """Starlette's request headers with a `get` that does not raise and catch a KeyError for an absent name
-    (`tenant_of` asks for headers most requests lack, on every request)."""
+    """Starlette's request headers over the scope's own list (no copy), with a `get` that does not raise and catch
+    a KeyError for an absent name (`tenant_of` asks for headers most requests lack, on every request)."""
+
+    def __init__(self, scope: Scope) -> None:  # noqa: D107 - read-only use: the list is the scope's
+        self._list = scope["headers"]
 
     def get(self, key: str, default: Any = None) -> Any:
         name = key.lower().encode("latin-1")
