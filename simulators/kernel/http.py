@@ -29,7 +29,11 @@ _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | or
 def header_value(scope: dict, name: bytes) -> str | None:
     """The first value of a request header (`name` lower-case, as ASGI servers deliver names), without building
     Starlette's `Headers` (a copy of the list) for one lookup on a hot path."""
-    for key, value in scope["headers"]:
+    return first_header(scope["headers"], name)
+
+
+def first_header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    for key, value in headers:
         if key == name:
             return value.decode("latin-1")
     return None

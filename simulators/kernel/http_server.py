@@ -41,6 +41,12 @@ WHOLE_RESPONSE = "q2c.http.response.whole"
 _EXTENSIONS = {WHOLE_RESPONSE: {}}
 
 
+def _resolve(waiter: asyncio.Future | None) -> None:
+    """Wake whoever waits on `waiter` (a receive() for body, an idle connection worker), if anyone does."""
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
+
+
 class Exchange:
     """One request and its response on a connection: the ASGI `receive` and `send` of that request."""
 
@@ -82,8 +88,7 @@ class Exchange:
                 self.transport.close()
 
     def wake(self) -> None:
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(None)
+        _resolve(self.waiter)
 
     async def receive(self) -> dict:
         if self.expect_continue and not self.transport.is_closing():
@@ -374,8 +379,7 @@ class SimHttpProtocol(asyncio.Protocol):
             await self.pending.popleft().run(self.app)
 
     def _wake_worker(self) -> None:
-        if self._wakeup is not None and not self._wakeup.done():
-            self._wakeup.set_result(None)
+        _resolve(self._wakeup)
 
     def response_complete(self) -> None:
         self.server_state.total_requests += 1

@@ -27,7 +27,7 @@ from starlette.routing import Match, Route, get_route_path
 from .clock import VirtualClock
 from .direct import DirectCall
 from .faults import FaultEngine
-from .http import document_responses, install_method_not_allowed
+from .http import document_responses, first_header, install_method_not_allowed
 from .http_server import WHOLE_RESPONSE
 from .journal import Journal, JournalEntry, near_miss_routes
 from .metrics import SimulatorMetrics
@@ -57,11 +57,8 @@ class RequestHeaders(Headers):
         self._list = scope["headers"]
 
     def get(self, key: str, default: Any = None) -> Any:
-        name = key.lower().encode("latin-1")
-        for header, value in self._list:
-            if header == name:
-                return value.decode("latin-1")
-        return default
+        value = first_header(self._list, key.lower().encode("latin-1"))
+        return default if value is None else value
 
 
 class ConnectionReset(ConnectionResetError):
