@@ -141,20 +141,6 @@ class Simulator:
         self.quotas.reset(specs=True)
         self.clock.reset()
 
-    # ---- the pipeline ------------------------------------------------------------------------------------------
-    async def _dispatch(self, scope: Scope, receive: Callable, send: Callable) -> None:
-        """`/__admin` to the admin app, everything else through the pipeline (any path, even one with CR/LF)."""
-        if scope["type"] == "http" and get_route_path(scope).startswith("/__admin"):
-            scope = {**scope, "root_path": scope.get("root_path", "") + "/__admin"}
-            await self.admin_app(scope, receive, send)
-        elif scope["type"] == "lifespan":
-            await self.routes_app(scope, receive, send)
-        else:
-            try:
-                await self._pipeline(scope, receive, send)
-            except ClientDisconnect:  # gone before its body arrived: nothing was changed, no one to answer
-                pass
-
     def resolve_route(self, scope: Scope) -> ResolvedRoute | None:
         """The vendor route that serves this request (a partial match: the path is right, the method is not), or
         None. Cached per method and path: the answer, path parameters included, depends on nothing else."""
@@ -190,13 +176,19 @@ class Simulator:
                 out.extend((m, route.path) for m in sorted(route.methods) if m != "HEAD")
         return out
 
-    async def _pipeline(self, scope: Scope, receive: Callable, send: Callable) -> None:
+    # ---- the pipeline ------------------------------------------------------------------------------------------
+    async def _dispatch(self, scope: Scope, receive: Callable, send: Callable) -> None:
+        """`/__admin` to the admin app, lifespan to the routes, every other request through the pipeline (any
+        path, even one with CR/LF). One coroutine for all three: a layer less on every request."""
         if scope["type"] != "http":
             await self.routes_app(scope, receive, send)
             return
+        path = get_route_path(scope)
+        if path.startswith("/__admin"):
+            await self.admin_app({**scope, "root_path": scope.get("root_path", "") + "/__admin"}, receive, send)
+            return
         started = time.perf_counter()
         method: str = scope["method"]
-        path = get_route_path(scope)
         tenant = self.tenant_of(RequestHeaders(scope=scope), path)
         scope.setdefault("state", {})["tenant"] = tenant
         route = self.resolve_route(scope)
@@ -216,12 +208,58 @@ class Simulator:
 
         status = 0
         admission: Admission | None = None
-
         whole = WHOLE_RESPONSE in scope.get("extensions", ())  # the server takes a response in one message
+        fault_name: str | None = None
+        quota_name: str | None = None
+        near: list[str] | None = None
+        try:
+            response: Response | None = None  # one the kernel holds (its own, or a direct call's): sent below
+            if route is None:
+                near = near_miss_routes(method, path, self.route_templates())
+                response = self.error_response(404, None, "The requested resource does not exist")
+                if near:
+                    response.headers["X-Sim-Near-Miss"] = " | ".join(near)
+            elif (admission := self.quotas.admit(tenant, method, path, operation)).rejection is not None:
+                rejection = admission.rejection
+                quota_name = rejection.quota.name
+                self.metrics.rejected(quota_name)
+                response = self.quota_response(rejection.quota, rejection.retry_after, tenant)
+            else:
+                plan = self.faults.plan(tenant, method, path, operation)
+                if plan.applied:
+                    fault_name = ",".join(plan.applied)
+                if plan.delay:
+                    self.metrics.fault(plan.applied[0], "latency")
+                    await asyncio.sleep(plan.delay)
+                fault = plan.terminal
+                if fault is not None:
+                    self.metrics.fault(fault.id, fault.kind)
+                    if fault.kind == "error":
+                        response = self.error_response(fault.status, fault.code, fault.message,
+                                                       fault.retry_after_seconds)
+                    elif fault.kind in ("reset", "hang"):
+                        if fault.kind == "hang":
+                            await _hang(receive, fault.max_seconds)
+                        if not _abort(send):  # in-process there is no socket: the client sees the error instead
+                            raise ConnectionReset(f"connection dropped by fault rule {fault.id} ({fault.kind})")
+                        return
+                    elif fault.kind == "dribble":
+                        send = _dribbling(send, fault.chunk_bytes, fault.interval_ms / 1000)
+                        whole = False  # the body goes in pieces
+                if response is None and route.direct is not None:
+                    response = await route.direct(scope, receive, send, route.path_params)
+                if response is None:  # FastAPI serves it; the vendor's headers join its start message
+                    async def send_with_headers(message: dict) -> None:
+                        nonlocal status
+                        if message["type"] == "http.response.start":
+                            status = message["status"]
+                            extra = self.response_headers(tenant, admission)
+                            if extra:
+                                message = {**message, "headers": [*message.get("headers", []), *extra]}
+                        await send(message)
 
-        async def respond(response: Response) -> None:
-            """Send a response the kernel holds (its own, or a direct call's) with the vendor's headers."""
-            nonlocal status
+                    await self.routes_app(scope, receive, send_with_headers)
+                    return
             status = response.status_code
             response.raw_headers.extend(self.response_headers(tenant, admission))  # now: usage counts this request
             if whole and type(response).__call__ is Response.__call__ and response.background is None:
@@ -229,62 +267,8 @@ class Simulator:
                             "body": response.body})
             else:
                 await response(scope, receive, send)
-
-        async def send_with_headers(message: dict) -> None:
-            """The same for a response FastAPI sends."""
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                extra = self.response_headers(tenant, admission)
-                if extra:
-                    message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
-
-        fault_name: str | None = None
-        quota_name: str | None = None
-        near: list[str] | None = None
-        try:
-            if route is None:
-                near = near_miss_routes(method, path, self.route_templates())
-                response = self.error_response(404, None, "The requested resource does not exist")
-                if near:
-                    response.headers["X-Sim-Near-Miss"] = " | ".join(near)
-                await respond(response)
-                return
-            admission = self.quotas.admit(tenant, method, path, operation)
-            if admission.rejection is not None:
-                rejection = admission.rejection
-                quota_name = rejection.quota.name
-                self.metrics.rejected(quota_name)
-                await respond(self.quota_response(rejection.quota, rejection.retry_after, tenant))
-                return
-            plan = self.faults.plan(tenant, method, path, operation)
-            if plan.applied:
-                fault_name = ",".join(plan.applied)
-            if plan.delay:
-                self.metrics.fault(plan.applied[0], "latency")
-                await asyncio.sleep(plan.delay)
-            fault = plan.terminal
-            if fault is not None:
-                self.metrics.fault(fault.id, fault.kind)
-                if fault.kind == "error":
-                    await respond(self.error_response(fault.status, fault.code, fault.message,
-                                                      fault.retry_after_seconds))
-                    return
-                if fault.kind in ("reset", "hang"):
-                    if fault.kind == "hang":
-                        await _hang(receive, fault.max_seconds)
-                    if not _abort(send):  # in-process there is no socket: the client sees the error instead
-                        raise ConnectionReset(f"connection dropped by fault rule {fault.id} ({fault.kind})")
-                    return
-                if fault.kind == "dribble":
-                    send = _dribbling(send, fault.chunk_bytes, fault.interval_ms / 1000)
-                    whole = False  # the body goes in pieces
-            response = None if route.direct is None else await route.direct(scope, receive, send, route.path_params)
-            if response is not None:
-                await respond(response)
-            else:
-                await self.routes_app(scope, receive, send_with_headers)
+        except ClientDisconnect:  # gone before its body arrived: nothing was changed, no one to answer
+            pass
         finally:
             if admission is not None:
                 admission.release()
