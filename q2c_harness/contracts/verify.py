@@ -125,6 +125,7 @@ def simulator_target(provider: str, *, release: str | None = None, seed: int = 7
                      middleware: Middleware | None = None, tenant: str | None = None) -> Iterator[Target]:
     """The provider's simulator on a real socket (HTTP), a fresh tenant, credentials minted through admin.
     `middleware(asgi_app) -> asgi_app` wraps the served app (used to seed response mutations)."""
+    from simulators.kernel.http_server import standard_messages
     from simulators.kernel.serving import build_simulators, running_servers
 
     sims = build_simulators([provider], seed=seed)
@@ -134,7 +135,7 @@ def simulator_target(provider: str, *, release: str | None = None, seed: int = 7
 
         class Wrapped:
             def __init__(self) -> None:
-                self.asgi = middleware(inner)
+                self.asgi = standard_messages(middleware(inner))
                 self.seed = sim.seed
         sims = {provider: Wrapped()}  # type: ignore[dict-item]
     tenant = tenant or f"Q2C_CONTRACTS_{uuid.uuid4().hex[:8].upper()}"

@@ -41,6 +41,20 @@ WHOLE_RESPONSE = "q2c.http.response.whole"
 _EXTENSIONS = {WHOLE_RESPONSE: {}}
 
 
+def standard_messages(app: Callable) -> Callable:
+    """`app` told nothing of `WHOLE_RESPONSE`, so it sends only http.response.start and .body: wrap ASGI middleware
+    that reads or rewrites responses with this (the server advertises the extension to whatever it calls, and a
+    middleware passing the scope on would get a message type it does not know)."""
+
+    async def without_whole_response(scope: dict, receive: Callable, send: Callable) -> None:
+        extensions = scope.get("extensions") or {}
+        if WHOLE_RESPONSE in extensions:
+            scope = {**scope, "extensions": {k: v for k, v in extensions.items() if k != WHOLE_RESPONSE}}
+        await app(scope, receive, send)
+
+    return without_whole_response
+
+
 def _resolve(waiter: asyncio.Future | None) -> None:
     """Wake whoever waits on `waiter` (a receive() for body, an idle connection worker), if anyone does."""
     if waiter is not None and not waiter.done():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from fastapi import FastAPI, Path, Request
+from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
@@ -53,6 +53,15 @@ class PlainRoutes(ToySimulator):
         async def get_code(code: str = Path(max_length=4)) -> Response:
             return JSONResponse({"code": code})
 
+        @app.get("/api/pages/{book}", name="get_page")
+        async def get_page(book: str = Path(min_length=2, max_length=6), page: int = Query(1, ge=1, le=500),
+                           expand: bool = False, note: str | None = Query(None, max_length=3)) -> Response:
+            return JSONResponse({"book": book, "page": page, "expand": expand, "note": note})
+
+        @app.get("/api/skus/{sku}", name="get_sku")
+        async def get_sku(sku: str = Path(pattern="^[A-Z]+$")) -> Response:
+            return JSONResponse({"sku": sku})
+
         @app.post("/api/things", name="create_thing")
         async def create_thing(thing: Thing) -> Response:
             return JSONResponse({"name": thing.name}, 201)
@@ -87,7 +96,28 @@ def test_only_plain_routes_are_called_directly(plain):
     assert DirectCall.for_route(app, _route(plain, "get_thing")) is not None
     assert DirectCall.for_route(app, _route(plain, "search")) is not None
     assert DirectCall.for_route(app, _route(plain, "create_thing")) is None  # a body model: FastAPI validates it
-    assert DirectCall.for_route(app, _route(plain, "get_code")) is None  # so does a constrained parameter
+    assert DirectCall.for_route(app, _route(plain, "get_code")) is not None  # a length bound: checked directly
+    assert DirectCall.for_route(app, _route(plain, "get_page")) is not None  # bounded int, bool, optional str
+    assert DirectCall.for_route(app, _route(plain, "get_sku")) is None  # a pattern stays FastAPI's to check
+
+
+@pytest.mark.parametrize("url", [
+    "/api/codes/abcd", "/api/codes/abcde", "/api/codes/%C3%A9t%C3%A9",
+    "/api/pages/ab", "/api/pages/a", "/api/pages/abcdefg", "/api/pages/abc?page=500", "/api/pages/abc?page=501",
+    "/api/pages/abc?page=0", "/api/pages/abc?page=007", "/api/pages/abc?page=-1", "/api/pages/abc?page=+3",
+    "/api/pages/abc?page=%203", "/api/pages/abc?page=1_0", "/api/pages/abc?page=", "/api/pages/abc?page=x",
+    "/api/pages/abc?page=%D9%A3", "/api/pages/abc?expand=true", "/api/pages/abc?expand=false",
+    "/api/pages/abc?expand=True", "/api/pages/abc?expand=1", "/api/pages/abc?expand=yes", "/api/pages/abc?expand=maybe",
+    "/api/pages/abc?expand=", "/api/pages/abc?note=abc", "/api/pages/abc?note=abcd", "/api/pages/abc?note=",
+    "/api/pages/abc?page=2&page=3&expand=true&expand=false",
+])
+async def test_direct_calls_convert_and_check_parameters_exactly_as_fastapi_does(plain, plain_client, url):
+    """The direct call takes the plain spellings itself and hands every other value to FastAPI: either way the
+    answer is the one FastAPI alone gives (its validation errors in the vendor's shape included)."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(plain.routes_app), base_url="https://toy.sim") as fastapi:
+        expected = await fastapi.get(url)
+    got = await plain_client.get(url)
+    assert (got.status_code, got.json()) == (expected.status_code, expected.json())
 
 
 async def test_a_direct_call_gets_path_query_and_tenant_as_fastapi_would(plain_client):
@@ -126,3 +156,18 @@ async def test_direct_calls_still_pass_quotas_journal_and_metrics(plain, plain_c
     assert [(e.operation, e.status, e.quota) for e in entries] == [("search", 200, None)] * 3 + [("search", 429, "tiny")]
     assert b'sim_requests_total{method="GET",route="/api/search",simulator="toy",status="200"} 3.0' \
         in plain.metrics.render()
+
+
+async def test_only_values_the_direct_call_cannot_vouch_for_reach_fastapi(plain, plain_client, monkeypatch):
+    served, fastapi_call = [], FastAPI.__call__
+
+    async def counting(app, scope, receive, send):
+        if app is plain.routes_app:
+            served.append(scope["path"] + "?" + scope["query_string"].decode())
+        await fastapi_call(app, scope, receive, send)
+
+    monkeypatch.setattr(FastAPI, "__call__", counting)
+    for url in ("/api/pages/abc?page=42&expand=true&note=ok", "/api/codes/abcd",  # direct
+                "/api/pages/abc?page=501", "/api/pages/abc?expand=yes", "/api/codes/abcde"):  # FastAPI's
+        assert (await plain_client.get(url)).status_code in (200, 400)
+    assert served == ["/api/pages/abc?page=501", "/api/pages/abc?expand=yes", "/api/codes/abcde?"]

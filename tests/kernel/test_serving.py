@@ -8,11 +8,12 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
+from types import SimpleNamespace
 
 import httpx
 import uvicorn
 
-from simulators.kernel.http_server import SimHttpProtocol
+from simulators.kernel.http_server import SimHttpProtocol, standard_messages
 from simulators.kernel.serving import _bind, running_servers
 
 from .conftest import as_tenant
@@ -129,3 +130,28 @@ def test_a_keep_alive_connection_serves_many_requests_whole(tmp_path):
             assert [b["sku"] for b in bodies] == [f"S-{i}" for i in range(50)]
             assert c.get("/api/slow").content == b"x" * 300
     assert sim.journal.total == 101
+
+
+def test_middleware_in_front_of_a_simulator_sees_only_standard_messages():
+    """A response-rewriting middleware knows http.response.start and .body only; `standard_messages` keeps the
+    kernel's one-message response from it (without it the response would be lost and the client left hanging)."""
+    sim = ToySimulator(seed=1)
+    seen: list[str] = []
+
+    def upper_case(app):
+        async def middleware(scope, receive, send):
+            async def rewrite(message):
+                seen.append(message["type"])
+                if message["type"] == "http.response.body":
+                    message = {**message, "body": message.get("body", b"").upper()}
+                await send(message)
+            await app(scope, receive, rewrite)
+        return middleware
+
+    wrapped = SimpleNamespace(asgi=standard_messages(upper_case(sim.asgi)), seed=sim.seed)
+    with running_servers({"toy": wrapped}, http=True) as endpoints:  # type: ignore[dict-item]
+        with httpx.Client(base_url=endpoints.base_urls["toy"], headers=as_tenant("t1"), timeout=5) as c:
+            created = c.post("/api/items", json={"sku": "s-1"})
+            assert (created.status_code, created.text) == (201, '{"ID":"1"}')  # rewritten: upper case
+            assert c.get("/api/nowhere").status_code == 404  # a response the kernel holds itself
+    assert set(seen) == {"http.response.start", "http.response.body"}
