@@ -141,10 +141,11 @@ class Simulator:
         self.quotas.reset(specs=True)
         self.clock.reset()
 
-    def resolve_route(self, scope: Scope) -> ResolvedRoute | None:
+    def resolve_route(self, scope: Scope, method: str, path: str) -> ResolvedRoute | None:
         """The vendor route that serves this request (a partial match: the path is right, the method is not), or
-        None. Cached per method and path: the answer, path parameters included, depends on nothing else."""
-        key = (scope["method"], get_route_path(scope))
+        None. Cached per method and route path (the pipeline's, already read): the answer, path parameters
+        included, depends on nothing else."""
+        key = (method, path)
         cache = self._route_cache
         if key in cache:
             cache.move_to_end(key)
@@ -191,7 +192,7 @@ class Simulator:
         method: str = scope["method"]
         tenant = self.tenant_of(RequestHeaders(scope=scope), path)
         scope.setdefault("state", {})["tenant"] = tenant
-        route = self.resolve_route(scope)
+        route = self.resolve_route(scope, method, path)
         operation, template = (route.operation, route.template) if route else (None, "<unmatched>")
         seq = self.journal.next_seq()
 
