@@ -159,9 +159,9 @@ async def _verify(core: Any, world: dict[str, Any]) -> dict[str, Any]:
 async def run(entries: int, engagements: int, latency_ms: float, concurrency: int, workers: int = 20
               ) -> dict[str, Any]:
     from q2c_harness.flows.runtime import CoreRuntime
-    from simulators.kernel.faults import LatencyFault
-    from simulators.kernel.serving import build_simulators
-    from simulators.netsuite.simulator import CONCURRENCY_QUOTA
+    from q2c_simulators.kernel.faults import LatencyFault
+    from q2c_simulators.kernel.serving import build_simulators
+    from q2c_simulators.netsuite.simulator import CONCURRENCY_QUOTA
 
     sims = build_simulators(["salesforce", "netsuite", "psa"], seed=7)
     ns_sim = sims["netsuite"]

@@ -83,7 +83,7 @@ WRITERS = {"salesforce": salesforce_writer, "netsuite": netsuite_writer, "psa": 
 
 def measure_one(name: str, records: int, max_seconds: float) -> dict[str, Any]:
     """In this process: build the simulator, write up to `records` records, and measure."""
-    from simulators.kernel.serving import build_simulators
+    from q2c_simulators.kernel.serving import build_simulators
 
     sim = build_simulators([name])[name]
     what, write = WRITERS[name](sim)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 
 def _sim_serve(args: argparse.Namespace) -> int:
-    from simulators.kernel.serving import SimServers, build_simulators
+    from q2c_simulators.kernel.serving import SimServers, build_simulators
 
     sims = build_simulators(args.only or None, seed=args.seed, faults_file=args.faults)
     servers = SimServers(sims, host=args.host, port_base=args.port_base, http=args.http, tls_dir=args.tls_dir,
@@ -223,8 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     me.set_defaults(func=_load_month_end)
     con = commands.add_parser("contracts", help="consumer contracts: generate, verify, upgrade-check, fuzz")
     con_cmd = con.add_subparsers(dest="contracts_command", required=True)
-    gen = con_cmd.add_parser("generate", help="regenerate the pact files (contracts/pacts)")
-    gen.add_argument("--out", default=None, help="directory (default contracts/pacts)")
+    gen = con_cmd.add_parser("generate", help="regenerate the pact files (q2c_harness/contracts/pacts)")
+    gen.add_argument("--out", default=None, help="directory (default q2c_harness/contracts/pacts)")
     gen.set_defaults(func=_contracts)
     ver = con_cmd.add_parser("verify", help="verify the pacts against a provider (simulator or --base-url)")
     ver.add_argument("--provider", required=True, choices=["salesforce", "netsuite", "psa", "events"])

@@ -13,7 +13,7 @@ CONSUMER = "q2c-core"
 PROVIDERS = ("salesforce", "netsuite", "psa")
 EVENTS_PROVIDER = "q2c-core-events"
 EVENT_CONSUMERS = ("q2c-ops-dashboard", "q2c-crm-status")
-PACT_DIR = Path(__file__).resolve().parents[2] / "contracts" / "pacts"
+PACT_DIR = Path(__file__).resolve().parent / "pacts"
 
 
 def from_state(example: str, expression: str, regex: str | None = None) -> Any:

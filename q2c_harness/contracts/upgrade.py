@@ -110,7 +110,7 @@ def fetch_openapi(base_url: str, release: str | None, headers: dict[str, str] | 
 
 
 def upgrade_check(provider: str, from_release: str, to_release: str) -> UpgradeReport:
-    from simulators.kernel.serving import build_simulators, running_servers
+    from q2c_simulators.kernel.serving import build_simulators, running_servers
 
     before = verify_provider(provider, release=from_release)
     after = verify_provider(provider, release=to_release)

@@ -125,8 +125,8 @@ def simulator_target(provider: str, *, release: str | None = None, seed: int = 7
                      middleware: Middleware | None = None, tenant: str | None = None) -> Iterator[Target]:
     """The provider's simulator on a real socket (HTTP), a fresh tenant, credentials minted through admin.
     `middleware(asgi_app) -> asgi_app` wraps the served app (used to seed response mutations)."""
-    from simulators.kernel.http_server import standard_messages
-    from simulators.kernel.serving import build_simulators, running_servers
+    from q2c_simulators.kernel.http_server import standard_messages
+    from q2c_simulators.kernel.serving import build_simulators, running_servers
 
     sims = build_simulators([provider], seed=seed)
     sim = sims[provider]

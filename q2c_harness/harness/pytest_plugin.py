@@ -29,7 +29,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.fixture
 def q2c_sims(request: pytest.FixtureRequest) -> dict[str, Any]:
-    from simulators.kernel.serving import build_simulators
+    from q2c_simulators.kernel.serving import build_simulators
 
     return build_simulators(seed=request.config.getoption("--q2c-seed") or 0)
 

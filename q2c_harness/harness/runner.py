@@ -18,8 +18,8 @@ from datetime import timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from simulators.kernel.serving import build_simulators, running_servers
-from simulators.kernel.simulator import Simulator
+from q2c_simulators.kernel.serving import build_simulators, running_servers
+from q2c_simulators.kernel.simulator import Simulator
 
 from . import steps as st
 from .facts import FactBundle, check_expectations, integration_checks, read_facts, selected_invariants

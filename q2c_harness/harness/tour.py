@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import httpx
 
-from simulators.kernel.serving import build_simulators, running_servers
+from q2c_simulators.kernel.serving import build_simulators, running_servers
 
 from .sim_admin import SimAdmin
 

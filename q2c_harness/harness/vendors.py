@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from simulators.kernel.simulator import Simulator
+from q2c_simulators.kernel.simulator import Simulator
 
 from .sim_admin import AsyncSimAdmin
 

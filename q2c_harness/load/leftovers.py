@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 
-def minutes_for(batch_id: int, i: int) -> int:  # the same as loadtests/month_end.py
+def minutes_for(batch_id: int, i: int) -> int:  # the same as q2c_harness/load/locustfiles/month_end.py
     return 15 * (2 + (batch_id * 7 + i * 13) % 30)
 
 

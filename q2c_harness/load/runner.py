@@ -24,7 +24,7 @@ import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parents[2]
-LOADTESTS = ROOT / "loadtests"
+LOADTESTS = Path(__file__).resolve().parent / "locustfiles"
 
 
 @dataclass

@@ -28,7 +28,7 @@ def _load(module: str, *names: str):
 # ---- PSA ----------------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def psa_sim():
-    mod = _load("simulators.psa.simulator", "PsaSimulator", "mint_token")
+    mod = _load("q2c_simulators.psa.simulator", "PsaSimulator", "mint_token")
     return mod, mod.PsaSimulator(seed=11)  # built once; each test works in its own account (tenant)
 
 
@@ -80,7 +80,7 @@ async def test_psa_events_feed_with_cursor(psa):
 
 
 def test_psa_webhook_helper_matches_simulator():
-    events = _load("simulators.psa.events", "sign", "verify_signature")
+    events = _load("q2c_simulators.psa.events", "sign", "verify_signature")
     from q2c_harness.connectors.psa import sign_webhook, verify_webhook_signature
 
     body = b'{"id":"1"}'
@@ -95,7 +95,7 @@ SF = "https://acme.sf.sim"
 
 @pytest.fixture
 async def sf_sim():
-    mod = _load("simulators.salesforce.simulator", "SalesforceSimulator")
+    mod = _load("q2c_simulators.salesforce.simulator", "SalesforceSimulator")
     sim = mod.SalesforceSimulator(seed=3)
     transport = httpx.ASGITransport(sim.asgi)
     async with httpx.AsyncClient(transport=transport, base_url=SF) as admin:
@@ -161,7 +161,7 @@ NS = "https://123456-sb1.suitetalk.api.netsuite.com"
 
 @pytest.fixture
 async def ns_sim():
-    mod = _load("simulators.netsuite.simulator", "NetSuiteSimulator")
+    mod = _load("q2c_simulators.netsuite.simulator", "NetSuiteSimulator")
     sim = mod.NetSuiteSimulator(seed=5)
     transport = httpx.ASGITransport(sim.asgi)
     async with httpx.AsyncClient(transport=transport, base_url=NS) as admin:

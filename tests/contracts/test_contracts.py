@@ -91,8 +91,8 @@ def test_seeded_renamed_field_fails_readably():
 
 
 def test_fuzz_cli_against_a_served_simulator(tmp_path):
-    from simulators.kernel.serving import build_simulators, running_servers
-    from simulators.psa import mint_token
+    from q2c_simulators.kernel.serving import build_simulators, running_servers
+    from q2c_simulators.psa import mint_token
 
     from q2c_harness.cli import main
 

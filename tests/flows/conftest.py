@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulators.kernel.serving import build_simulators
+from q2c_simulators.kernel.serving import build_simulators
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from simulators.kernel.faults import LatencyFault
-from simulators.kernel.serving import build_simulators, running_servers
+from q2c_simulators.kernel.faults import LatencyFault
+from q2c_simulators.kernel.serving import build_simulators, running_servers
 from tests.engine.pg import create_database, drop_database, pg_unreachable_reason
 from tests.flows.served import check_core_state, check_vendor_state, setup_world
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from simulators.kernel.serving import build_simulators, running_servers
+from q2c_simulators.kernel.serving import build_simulators, running_servers
 from tests.engine.pg import create_database, drop_database, pg_unreachable_reason
 from tests.flows.served import check_core_state, check_vendor_state, setup_world
 from tests.crash import kill_round
@@ -57,7 +57,7 @@ def run_crash_scenario(url: str, tmp_path: Path) -> dict:
 
 
 def _latency(ms: float):
-    from simulators.kernel.faults import LatencyFault
+    from q2c_simulators.kernel.faults import LatencyFault
 
     return LatencyFault(kind="latency", id="crash-latency", distribution="fixed", ms=ms)
 

@@ -111,7 +111,7 @@ async def _scenario(core: CoreRuntime) -> None:
 
 
 async def test_faults_give_the_same_vendor_state(tmp_path):
-    from simulators.kernel.serving import build_simulators
+    from q2c_simulators.kernel.serving import build_simulators
 
     async def run(faults: bool, name: str) -> dict:
         sims = build_simulators(seed=7)

@@ -9,9 +9,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from simulators.kernel import QuotaSpec
-from simulators.kernel.direct import DirectCall
-from simulators.kernel.journal import JournalQuery
+from q2c_simulators.kernel import QuotaSpec
+from q2c_simulators.kernel.direct import DirectCall
+from q2c_simulators.kernel.journal import JournalQuery
 
 from .toy import ToySimulator
 

@@ -11,9 +11,9 @@ from statistics import NormalDist
 import httpx
 import pytest
 
-from simulators.kernel import ConnectionReset
-from simulators.kernel.faults import _unit
-from simulators.kernel.serving import running_servers
+from q2c_simulators.kernel import ConnectionReset
+from q2c_simulators.kernel.faults import _unit
+from q2c_simulators.kernel.serving import running_servers
 
 from .conftest import as_tenant
 from .toy import ToySimulator
@@ -146,13 +146,13 @@ def test_reset_hang_and_dribble_over_real_sockets(tmp_path):
 
 
 def _rule(data):
-    from simulators.kernel.faults import fault_rule_adapter
+    from q2c_simulators.kernel.faults import fault_rule_adapter
 
     return fault_rule_adapter.validate_python(data)
 
 
 async def test_event_faults_duplicate_and_reorder_are_seeded(sim):
-    from simulators.kernel.faults import DuplicateFault
+    from q2c_simulators.kernel.faults import DuplicateFault
 
     sim.faults.add(DuplicateFault(kind="duplicate", id="dup", probability=0.5, operation="events"))
     first = [len(sim.faults.event_rules("t1", "events", "duplicate")) for _ in range(50)]
@@ -176,6 +176,6 @@ async def test_same_seed_same_requests_give_an_identical_journal():
 
 
 def _query():
-    from simulators.kernel import JournalQuery
+    from q2c_simulators.kernel import JournalQuery
 
     return JournalQuery()

@@ -2,7 +2,7 @@
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from simulators.kernel.metrics import SimulatorMetrics
+from q2c_simulators.kernel.metrics import SimulatorMetrics
 
 
 def _samples(metrics: SimulatorMetrics) -> dict[tuple[str, frozenset], float]:

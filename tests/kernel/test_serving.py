@@ -13,8 +13,8 @@ from types import SimpleNamespace
 import httpx
 import uvicorn
 
-from simulators.kernel.http_server import SimHttpProtocol, standard_messages
-from simulators.kernel.serving import _bind, running_servers
+from q2c_simulators.kernel.http_server import SimHttpProtocol, standard_messages
+from q2c_simulators.kernel.serving import _bind, running_servers
 
 from .conftest import as_tenant
 from .toy import ToySimulator

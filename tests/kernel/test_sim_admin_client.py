@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from q2c_harness.harness.sim_admin import AsyncSimAdmin, SimAdmin, VerificationFailed
-from simulators.kernel.serving import running_servers
+from q2c_simulators.kernel.serving import running_servers
 
 from .toy import ToySimulator
 

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from simulators.kernel import Store
+from q2c_simulators.kernel import Store
 
 from .conftest import as_tenant
 

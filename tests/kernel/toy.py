@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import Headers
 
-from simulators.kernel import QuotaSpec, Simulator, Store
+from q2c_simulators.kernel import QuotaSpec, Simulator, Store
 
 
 class ToyBackend:

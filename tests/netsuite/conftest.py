@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from simulators.netsuite.simulator import NetSuiteSimulator
+from q2c_simulators.netsuite.simulator import NetSuiteSimulator
 
 ACCOUNT = "123456_SB1"
 REST = "/services/rest"

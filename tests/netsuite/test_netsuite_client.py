@@ -10,8 +10,8 @@ import pytest
 from netsuite import Config, NetSuiteRestApi, TokenAuth
 from netsuite.exceptions import NetsuiteAPIRequestError
 
-from simulators.kernel.serving import running_servers
-from simulators.netsuite.simulator import NetSuiteSimulator
+from q2c_simulators.kernel.serving import running_servers
+from q2c_simulators.netsuite.simulator import NetSuiteSimulator
 
 from .conftest import ACCOUNT, tba_credentials
 

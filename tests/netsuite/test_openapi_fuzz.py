@@ -9,7 +9,7 @@ import pytest
 import schemathesis
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from simulators.netsuite.simulator import NetSuiteSimulator
+from q2c_simulators.netsuite.simulator import NetSuiteSimulator
 
 from .conftest import ACCOUNT
 

@@ -25,7 +25,7 @@ from q2c_harness.flows.provision import ensure_resource
 from q2c_harness.flows.runtime import CoreRuntime
 from q2c_harness.ops import create_ops_app
 from q2c_harness.ops.calls import attach_call_log
-from simulators.kernel.serving import build_simulators
+from q2c_simulators.kernel.serving import build_simulators
 from tests.flows.world import log_and_approve, on_vendors, sell, staff
 
 TOKEN = "dashboard-test-token"

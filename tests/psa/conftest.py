@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
-from simulators.psa import PsaSimulator, mint_token
+from q2c_simulators.psa import PsaSimulator, mint_token
 
 ACCOUNT = "acme"
 

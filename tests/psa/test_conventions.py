@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from simulators.kernel import QuotaSpec
+from q2c_simulators.kernel import QuotaSpec
 
 from .conftest import ACCOUNT, client_for, create, record
 

@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from simulators.kernel.faults import fault_rule_adapter
-from simulators.psa import verify_signature
+from q2c_simulators.kernel.faults import fault_rule_adapter
+from q2c_simulators.psa import verify_signature
 
 from .conftest import ACCOUNT, client_for, create, fresh_sim
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulators.psa.actors import Actor, ActorError
+from q2c_simulators.psa.actors import Actor, ActorError
 
 from .conftest import ACCOUNT, create, record
 

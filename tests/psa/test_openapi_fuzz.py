@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from simulators.kernel import QuotaSpec
-from simulators.psa import PsaSimulator, mint_token
+from q2c_simulators.kernel import QuotaSpec
+from q2c_simulators.psa import PsaSimulator, mint_token
 
 sim = PsaSimulator(seed=1)
 sim.clock.set(datetime(2024, 3, 1, tzinfo=timezone.utc), freeze=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 
 from benchmarks.psa_cases import prepare
-from simulators.kernel.serving import running_servers
-from simulators.psa import PsaSimulator
-from simulators.psa.actors import Actor
+from q2c_simulators.kernel.serving import running_servers
+from q2c_simulators.psa import PsaSimulator
+from q2c_simulators.psa.actors import Actor
 
 
 async def test_bench_cases_replay_against_a_real_server(tmp_path):

@@ -11,8 +11,8 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from simulators.kernel.serving import Endpoints, SimServers
-from simulators.salesforce import SalesforceSimulator
+from q2c_simulators.kernel.serving import Endpoints, SimServers
+from q2c_simulators.salesforce import SalesforceSimulator
 
 V = "/services/data/v59.0"
 

@@ -9,7 +9,7 @@ import schemathesis
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from simulators.salesforce import SalesforceSimulator
+from q2c_simulators.salesforce import SalesforceSimulator
 
 SIM = SalesforceSimulator(seed=11)
 

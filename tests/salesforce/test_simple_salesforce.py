@@ -12,7 +12,7 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import (SalesforceExpiredSession, SalesforceMalformedRequest,
                                           SalesforceResourceNotFound)
 
-from simulators.salesforce import SalesforceSimulator
+from q2c_simulators.salesforce import SalesforceSimulator
 
 from .conftest import https_server
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulators.salesforce import ids
+from q2c_simulators.salesforce import ids
 
 from .conftest import V
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulators.salesforce.soql import parse
+from q2c_simulators.salesforce.soql import parse
 
 from .conftest import V
 

@@ -21,7 +21,7 @@ import jwt
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from simulators.kernel.admin import TENANT_PATTERN
+from q2c_simulators.kernel.admin import TENANT_PATTERN
 
 from .models import SalesforceBackend
 from .responses import Json, soap_fault, soap_login_response

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from starlette.responses import Response
 
-from simulators.kernel.http import json_bytes
+from q2c_simulators.kernel.http import json_bytes
 
 from .models import NetSuiteBackend, Record
 from .records import RecordType

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from simulators.kernel import Store, VirtualClock
+from q2c_simulators.kernel import Store, VirtualClock
 
 from .exceptions import (
     NetSuiteError, invalid_content, invalid_ref, missing_fields, nonexistent, user_error,

@@ -12,7 +12,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from simulators.kernel import QuotaSpec, Simulator
+from q2c_simulators.kernel import QuotaSpec, Simulator
 
 from .auth import account_of_bearer, account_of_realm
 from .exceptions import NetSuiteError, error_body, error_json

@@ -4,7 +4,7 @@ finance watches billing in Salesforce and NetSuite, AR records customer payments
 Run by `q2c load month-end` (which writes the plan and sets LOAD_PLAN, LOAD_DURATION, LOAD_USERS, LOAD_SPAWN_RATE,
 LOAD_WORKERS); by hand::
 
-    LOAD_PLAN=.q2c/load/plan.json locust -f loadtests/month_end.py --headless -H http://127.0.0.1 --csv out
+    LOAD_PLAN=.q2c/load/plan.json locust -f q2c_harness/load/locustfiles/month_end.py --headless -H http://127.0.0.1 --csv out
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from simulators.kernel.http import header_value
+from q2c_simulators.kernel.http import header_value
 
 from . import soql
 from .exceptions import JsonParserError, NotFound, SalesforceError, method_not_allowed

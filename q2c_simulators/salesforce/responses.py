@@ -9,7 +9,7 @@ from xml.sax.saxutils import escape
 
 from starlette.responses import JSONResponse, Response
 
-from simulators.kernel.http import json_bytes
+from q2c_simulators.kernel.http import json_bytes
 
 from .exceptions import MultipleMatches, SalesforceError
 from .schema import SObjectType

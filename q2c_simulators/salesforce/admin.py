@@ -10,7 +10,7 @@ from fastapi import FastAPI, HTTPException, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
 
-from simulators.kernel.admin import TENANT_PATTERN
+from q2c_simulators.kernel.admin import TENANT_PATTERN
 
 from . import ids, soql
 from .auth import base_url

@@ -3,8 +3,8 @@ picker); URLs from LOAD_ENDPOINTS (the `q2c sim serve --endpoints-file` JSON). U
 the simulator's admin API in `on_start` and seed the few records they read.
 
     q2c sim serve --http --port-base 0 --endpoints-file .q2c/endpoints.json &
-    LOAD_SIM=psa LOAD_ENDPOINTS=.q2c/endpoints.json PYTHONPATH=loadtests \\
-        locust -f loadtests/capacity.py --headless -u 50 -r 50 -t 60s --csv reports/load/capacity-psa
+    LOAD_SIM=psa LOAD_ENDPOINTS=.q2c/endpoints.json PYTHONPATH=q2c_harness/load/locustfiles \\
+        locust -f q2c_harness/load/locustfiles/capacity.py --headless -u 50 -r 50 -t 60s --csv reports/load/capacity-psa
 """
 
 from __future__ import annotations

@@ -29,9 +29,9 @@ from .tls import TlsFiles, make_tls_files
 
 # name -> "module:Class"; a simulator joins the product by adding itself here.
 REGISTRY: dict[str, str] = {
-    "salesforce": "simulators.salesforce.simulator:SalesforceSimulator",
-    "netsuite": "simulators.netsuite.simulator:NetSuiteSimulator",
-    "psa": "simulators.psa.simulator:PsaSimulator",
+    "salesforce": "q2c_simulators.salesforce.simulator:SalesforceSimulator",
+    "netsuite": "q2c_simulators.netsuite.simulator:NetSuiteSimulator",
+    "psa": "q2c_simulators.psa.simulator:PsaSimulator",
 }
 
 # Real vendor host names route to their simulator too, for users who map them to 127.0.0.1.

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import Headers
 from starlette.responses import Response
 
-from simulators.kernel import QuotaSpec, Simulator
+from q2c_simulators.kernel import QuotaSpec, Simulator
 
 from . import events as ev
 from .exceptions import error_response

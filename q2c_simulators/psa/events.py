@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from .models import ResourceType
     from .simulator import PsaSimulator
 
-from simulators.kernel import Store
+from q2c_simulators.kernel import Store
 
 RETENTION_DAYS = 9
 FEED_STREAM = "subscribed_events"

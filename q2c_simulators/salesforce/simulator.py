@@ -9,8 +9,8 @@ from fastapi import FastAPI
 from starlette.datastructures import Headers
 from starlette.responses import Response
 
-from simulators.kernel import QuotaSpec, Simulator
-from simulators.kernel.quotas import Admission
+from q2c_simulators.kernel import QuotaSpec, Simulator
+from q2c_simulators.kernel.quotas import Admission
 
 from .models import SalesforceBackend, decode_tenant
 from .responses import error_list

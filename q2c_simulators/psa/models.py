@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from simulators.kernel import Store, VirtualClock
+from q2c_simulators.kernel import Store, VirtualClock
 
 from . import events as ev
 from .exceptions import Conflict, NotFound, ValidationFailed

@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from simulators.kernel import Store
+from q2c_simulators.kernel import Store
 
 from . import ids, soql
 from .exceptions import (DuplicateValue, EntityDeleted, InvalidField, InvalidSession, JsonParserError, MalformedId,
