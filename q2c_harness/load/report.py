@@ -28,6 +28,21 @@ def locust_failures(out: Path, name: str) -> list[dict[str, Any]]:
         return [dict(r) for r in csv.DictReader(f)]
 
 
+def burst_problems(out: Path, name: str, locust_exit: int | None, log: Path) -> list[str]:
+    """Never green on nothing: a Locust run that failed, or that sent no request, proved nothing about load."""
+    problems = []
+    if locust_exit is None:
+        problems.append("Locust did not run")
+    elif locust_exit != 0:
+        last = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()][-1:] if log.exists() else []
+        problems.append(f"Locust exited with {locust_exit}" + (f": {last[0].strip()[:300]}" if last else "")
+                        + f" (log: {log})")
+    agg = next((s for s in locust_stats(out, name) if s.get("Name") == "Aggregated"), {})
+    if int(agg.get("Request Count") or 0) == 0:
+        problems.append("Locust sent 0 requests")
+    return problems
+
+
 def figures(out: Path, name: str, record: Any, result: dict[str, Any]) -> dict[str, Any]:
     stats = locust_stats(out, name)
     fails = locust_failures(out, name)
@@ -102,8 +117,18 @@ td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}}.PASS{{color:green
 
 def summary_text(record: Any, result: dict[str, Any]) -> str:
     fig = result["figures"]
-    lines = [f"q2c load: {'PASS' if result['ok'] else 'FAIL'}"]
+    problems = result["problems"]
+    lines = ["q2c load: PASS" if result["ok"] else
+             f"q2c load: FAIL: {problems[0] if problems else 'a check failed'}"
+             + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")]
     lines += [f"  {k}: {v}" for k, v in result["counts"].items()]
     lines += [f"  {k}: {v}" for k, v in fig.items()]
     lines += [f"  problem: {p}" for p in result["problems"]]
     return "\n".join(lines)
+
+
+def machine_summary(record: Any, result: dict[str, Any], paths: list[Path]) -> dict[str, Any]:
+    """What `q2c load month-end --json` prints: the verdict, its reasons, the figures and where the reports are."""
+    return {"ok": result["ok"], "problems": result["problems"], "counts": result["counts"],
+            "figures": result["figures"], "phases": [asdict(p) for p in record.phases],
+            "reports": [str(p) for p in paths]}

@@ -4,6 +4,9 @@ then drain, check and report.
 Phases (each timed): start -> setup (sell, activate, staff, plan) -> burst (Locust; the core polls and bills in a
 background thread, as `q2c core serve` does) -> drain (the runner approves stragglers, polls until no event is
 left and runs every due billing run) -> checks (through the vendors' APIs) -> report (reports/load/).
+
+Never green on nothing: Locust exiting non-zero, or sending no request, fails the run with the reason. Paths are
+the user's: the run directory (.q2c/load/) and the reports (--out) are relative to the working directory.
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-import psutil
+from importlib.resources import files
 
-ROOT = Path(__file__).resolve().parents[2]
-LOADTESTS = Path(__file__).resolve().parent / "locustfiles"
+import httpx
+
+# Locust runs a file: the package's locustfiles directory, a plain directory in an installed wheel
+LOADTESTS = Path(str(files("q2c_harness.load").joinpath("locustfiles")))
 
 
 @dataclass
@@ -44,6 +48,7 @@ class LoadOptions:
     out: str = "reports/load"
     name: str = "month-end"
     smoke: bool = False
+    json: bool = False  # the summary as JSON on stdout (progress on stderr)
 
     @classmethod
     def smoke_profile(cls) -> "LoadOptions":
@@ -82,6 +87,8 @@ class RssSampler(threading.Thread):
             self.stop.wait(0.5)
 
     def sample(self) -> None:
+        import psutil  # the 'load' extra
+
         for label, pid in list(self.pids.items()):
             try:
                 p = psutil.Process(pid)
@@ -145,9 +152,9 @@ class MonthEndRun:
     def __init__(self, opts: LoadOptions) -> None:
         self.opts = opts
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        self.work = ROOT / ".q2c" / "load" / f"{opts.name}-{stamp}"
+        self.work = (Path(".q2c") / "load" / f"{opts.name}-{stamp}").resolve()
         self.work.mkdir(parents=True, exist_ok=True)
-        self.out = (ROOT / opts.out) if not Path(opts.out).is_absolute() else Path(opts.out)
+        self.out = Path(opts.out).resolve()
         self.out.mkdir(parents=True, exist_ok=True)
         self.record = RunRecord(options=asdict(opts))
         self.rss = RssSampler()
@@ -162,12 +169,12 @@ class MonthEndRun:
     def phase(self, name: str, t0: float) -> float:
         secs = time.monotonic() - t0
         self.record.phases.append(Phase(name, round(secs, 2)))
-        print(f"q2c load: {name} {secs:.1f} s", flush=True)
+        print(f"q2c load: {name} {secs:.1f} s", flush=True, file=sys.stderr if self.opts.json else sys.stdout)
         return secs
 
     def spawn(self, label: str, argv: list[str], **kw: Any) -> subprocess.Popen[bytes]:
         log = open(self.work / f"{label}.log", "wb")
-        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True, **kw)
+        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=self.work, start_new_session=True, **kw)
         self.procs.append(p)
         self.rss.watch(label, p.pid)
         return p
@@ -358,10 +365,18 @@ class MonthEndRun:
                                 "vendor_seconds": round(self.core_vendor, 2)}
             result["drain_seconds"] = round(self.drain_seconds, 2)
             result["peak_rss_mb"] = {k: round(v, 1) for k, v in self.rss.peak.items()}
+            burst = report.burst_problems(self.out, self.opts.name, self.record.counts.get("locust_exit"),
+                                          self.work / "locust.log")
+            result["problems"] = burst + result["problems"]
+            result["ok"] = result["ok"] and not burst
             paths = report.write(self.out, self.opts.name, self.record, result)
-            print(report.summary_text(self.record, result), flush=True)
-            for p in paths:
-                print(f"  report: {p}", flush=True)
+            if self.opts.json:
+                print(json.dumps(report.machine_summary(self.record, result, paths), indent=2, default=str),
+                      flush=True)
+            else:
+                print(report.summary_text(self.record, result), flush=True)
+                for p in paths:
+                    print(f"  report: {p}", flush=True)
             rc = 0 if result["ok"] else 1
         finally:
             self.rss.stop.set()

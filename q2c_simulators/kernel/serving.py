@@ -8,6 +8,7 @@ Real servers: `q2c sim serve` or `running_servers(...)` in tests; both write an 
 from __future__ import annotations
 
 import asyncio
+import errno
 import importlib
 import importlib.util
 import json
@@ -122,6 +123,11 @@ class Endpoints:
     seed: int
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # a client reads the file from any directory: the CA bundle path must not depend on where the servers ran
+        if self.ca_bundle:
+            self.ca_bundle = str(Path(self.ca_bundle).resolve())
+
     def to_json(self) -> str:
         return json.dumps({"simulators": self.base_urls, "ca_bundle": self.ca_bundle, "seed": self.seed, **self.extra},
                           indent=2, sort_keys=True)
@@ -133,12 +139,29 @@ class Endpoints:
         return path
 
 
+class PortInUse(OSError):
+    """A port a simulator was asked to serve on is taken (by another `q2c sim serve`, or anything else)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(errno.EADDRINUSE, f"port {port} on {host} is already in use")
+        self.host, self.port = host, port
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto must be IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only then (else 40 ms delayed ACKs)
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(host, port) from None
+        raise
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
@@ -160,7 +183,14 @@ class SimServers:
         self.sims = sims
         self.host = host
         self.tls: TlsFiles | None = None if http else make_tls_files(tls_dir or ".q2c/tls")
-        self.sockets = {name: _bind(host, port_base + i if port_base else 0) for i, name in enumerate(sims)}
+        self.sockets: dict[str, socket.socket] = {}
+        try:
+            for i, name in enumerate(sims):
+                self.sockets[name] = _bind(host, port_base + i if port_base else 0)
+        except OSError:
+            for sock in self.sockets.values():
+                sock.close()
+            raise
         self.servers = {
             name: uvicorn.Server(uvicorn.Config(
                 sim.asgi, interface="asgi3", http=SimHttpProtocol, log_level=log_level, lifespan="off", access_log=False,
