@@ -36,6 +36,16 @@ class Verification:
     near_misses: list[str]
 
 
+@dataclass(frozen=True)
+class TaxAccount:
+    """An AvaTax account of the tax simulator: HTTP Basic is (str(account_id), license_key)."""
+
+    account_id: int
+    license_key: str
+    bearer_token: str
+    companies: list[dict[str, Any]]
+
+
 class _Calls:
     """What each admin call sends and how its answer is read; `_do` is the only I/O, sync or async."""
 
@@ -145,6 +155,14 @@ class _Calls:
 
     def metrics(self) -> str:
         return self._do("GET", "/metrics", raw=True)
+
+    # -- vendor credentials --------------------------------------------------------------------------------------
+    def tax_account(self, *, account_id: int | None = None, license_key: str | None = None,
+                    companies: list[dict[str, Any]] | None = None) -> TaxAccount:
+        """Mint an AvaTax account (tax simulator), or another license key for an existing `account_id`."""
+        body = {k: v for k, v in {"account_id": account_id, "license_key": license_key, "companies": companies}.items()
+                if v is not None}
+        return self._do("POST", "/tax/accounts", lambda d: TaxAccount(**d), json=body)
 
 
 def _clock(data: dict[str, Any]) -> ClockState:

@@ -45,8 +45,9 @@ class SimulatorTour:
 
 
 # Each vendor: auth headers from its admin API, four public-API steps (the second is re-used for the fault and quota
-# checks), and the status its quota rejection uses.
-Plan = tuple[dict[str, str], list[tuple], int]
+# checks), the status its quota rejection uses, and the tenant the steps act in (TENANT, unless the vendor's tenant
+# ids have another form, as AvaTax's numeric account ids do).
+Plan = tuple[dict[str, str], list[tuple], int, str]
 
 
 def _salesforce(http: httpx.Client) -> Plan:
@@ -57,7 +58,7 @@ def _salesforce(http: httpx.Client) -> Plan:
         ("read it back", "GET", f"{v}/sobjects/Account/{{id}}", None, 200),
         ("SOQL over it", "GET", f"{v}/query/?q=SELECT+Id,Name+FROM+Account", None, 200),
         ("a bad field is INVALID_FIELD", "GET", f"{v}/query/?q=SELECT+Nope__c+FROM+Account", None, 400),
-    ], 403
+    ], 403, TENANT
 
 
 def _netsuite(http: httpx.Client) -> Plan:
@@ -69,7 +70,7 @@ def _netsuite(http: httpx.Client) -> Plan:
         ("read it by external id", "GET", f"{r}/customer/eid:CRM-TOUR-1", None, 200),
         ("SuiteQL over it", "POST", "/services/rest/query/v1/suiteql", {"q": "SELECT id, companyname FROM customer"}, 200),
         ("a missing record is 404", "GET", f"{r}/customer/999999", None, 404),
-    ], 429
+    ], 429, TENANT
 
 
 def _psa(http: httpx.Client) -> Plan:
@@ -80,11 +81,25 @@ def _psa(http: httpx.Client) -> Plan:
         ("list workspaces", "GET", f"{a}/workspaces.json?per_page=5", None, 200),
         ("read the event feed", "GET", f"{a}/subscribed_events.json", None, 200),
         ("a missing workspace is 404", "GET", f"{a}/workspaces/999999.json", None, 404),
-    ], 429
+    ], 429, TENANT
+
+
+def _tax(http: httpx.Client) -> Plan:
+    account = http.post("/__admin/tax/accounts").json()
+    t = "/api/v2/companies/DEFAULT/transactions"
+    return {"Authorization": f"Bearer {account['bearer_token']}"}, [
+        ("create an invoice", "POST", "/api/v2/transactions/create",
+         {"type": "SalesInvoice", "code": "TOUR-1", "date": "2026-11-30", "customerCode": "TOUR",
+          "addresses": {"singleLocation": {"city": "Austin", "region": "TX", "country": "US", "postalCode": "78701"}},
+          "lines": [{"amount": 100, "taxCode": "P0000000"}]}, 201),
+        ("read it by code", "GET", f"{t}/TOUR-1", None, 200),
+        ("list tax codes", "GET", "/api/v2/definitions/taxcodes", None, 200),
+        ("a missing document is 404", "GET", f"{t}/NOPE", None, 404),
+    ], 429, str(account["account_id"])
 
 
 VENDOR_STEPS: dict[str, Callable[[httpx.Client], Plan]] = {
-    "salesforce": _salesforce, "netsuite": _netsuite, "psa": _psa,
+    "salesforce": _salesforce, "netsuite": _netsuite, "psa": _psa, "tax": _tax,
 }
 
 
@@ -96,7 +111,8 @@ def _created_id(response: httpx.Response) -> str | None:
     except ValueError:
         return None
     if isinstance(body, dict):
-        return body.get("id") or (body.get("results") or [{}])[0].get("id")
+        found = body.get("id") or (body.get("results") or [{}])[0].get("id")
+        return None if found is None else str(found)  # AvaTax ids are numbers
     return None
 
 
@@ -111,7 +127,7 @@ def tour_one(name: str, base_url: str, ca_bundle: str | None) -> SimulatorTour:
             result.steps.append(Step(what, response.status_code, expected, round((time.perf_counter() - started) * 1000, 1)))
             return response
 
-        headers, steps, limit_status = VENDOR_STEPS[name](http)
+        headers, steps, limit_status, tenant = VENDOR_STEPS[name](http)
         created = None
         for what, method, path, body, expected in steps:
             response = step(what, method, path.replace("{id}", created or ""), body, expected, headers)
@@ -135,7 +151,7 @@ def tour_one(name: str, base_url: str, ca_bundle: str | None) -> SimulatorTour:
         # the journal verifies what happened, and another tenant saw none of it
         verified = admin.verify(status=503, count=1).ok
         result.steps.append(Step("journal verifies exactly one 503", 200 if verified else 0, 200, 0))
-        others = [t for t in admin.tenants() if t["id"].upper() != TENANT and t["records"]]
+        others = [t for t in admin.tenants() if t["id"].upper() != tenant.upper() and t["records"]]
         result.steps.append(Step("no records leaked into another tenant", 200 if not others else 0, 200, 0))
     return result
 

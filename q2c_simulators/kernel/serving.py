@@ -33,10 +33,13 @@ REGISTRY: dict[str, str] = {
     "salesforce": "q2c_simulators.salesforce.simulator:SalesforceSimulator",
     "netsuite": "q2c_simulators.netsuite.simulator:NetSuiteSimulator",
     "psa": "q2c_simulators.psa.simulator:PsaSimulator",
+    "tax": "q2c_simulators.tax.simulator:TaxSimulator",
+    "payments": "q2c_simulators.payments.simulator:PaymentsSimulator",
 }
 
 # Real vendor host names route to their simulator too, for users who map them to 127.0.0.1.
-_HOST_SUFFIXES = {"salesforce.com": "salesforce", "netsuite.com": "netsuite", "mavenlink.com": "psa"}
+_HOST_SUFFIXES = {"salesforce.com": "salesforce", "netsuite.com": "netsuite", "mavenlink.com": "psa",
+                  "avatax.com": "tax", "api.stripe.com": "payments"}
 
 
 def _importable(module: str) -> bool:
