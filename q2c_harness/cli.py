@@ -6,6 +6,7 @@
     q2c core worker [--endpoints-file F] [--db-url URL]  an additional worker
     q2c scenario run [NAME ... | --all] [--seed N] [--faults PROFILE] [--in-process | --servers] [--reports DIR]
     q2c scenario list
+    q2c parity record --provider P --config FILE | verify --provider P [--base-url URL] | list --provider P
     q2c load month-end [--users N] [--spawn-rate R] [--duration D] [--shape NAME] [--distributed N]
                        [--entries N --engagements M] [--smoke] [--endpoints-file F] [--db-url URL]
 """
@@ -242,6 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     fz.add_argument("--header", action="append", default=[], help="'Name: value', repeatable")
     fz.add_argument("--reports", default="reports/contracts-fuzz", help="JUnit report directory")
     fz.set_defaults(func=_contracts)
+
+    from q2c_harness.parity.cli import add_parser as add_parity  # `q2c parity record|verify|list` (issue 24)
+    add_parity(commands)
     return parser
 
 
