@@ -193,6 +193,14 @@ def add_composite_routes(sim: SalesforceSimulator, app: FastAPI, add: Any, auth:
             await run()
         return Json({"compositeResponse": out})
 
+    async def composite_resources(request: Request, version: str) -> Response:
+        _, _, ver = auth(request, version)
+        base = f"/services/data/v{ver}/composite"  # batch and graph are not served (docs/salesforce.md, known gaps)
+        return Json({"tree": f"{base}/tree", "sobjects": f"{base}/sobjects"})
+
+    add("GET", P + "/composite/", "composite_resources", composite_resources, slash=True, tags=["composite"],
+        responses={200: {"description": "The composite resources served", "content": {
+            "application/json": {"schema": {"type": "object"}}}}}, summary="List the composite resources")
     add("POST", P + "/composite/", "composite", composite, slash=True, tags=["composite"],
         body={"requestBody": {"required": True, "content": {"application/json": {"schema": COMPOSITE_BODY}}}},
         responses={200: {"description": "compositeResponse: one entry per subrequest", "content": {
@@ -390,7 +398,7 @@ def add_composite_routes(sim: SalesforceSimulator, app: FastAPI, add: Any, auth:
         count = [0]
         types: set[str] = set()
 
-        def insert(obj: Any, rec: Any, parent: tuple[str, str] | None, depth: int) -> None:
+        def insert(obj: Any, rec: Any, parent: tuple[str, str] | None, depth: int) -> list[tuple[Any, ...]]:
             if not isinstance(rec, dict):
                 raise SalesforceError("Each record must be a JSON object", "JSON_PARSER_ERROR")
             attrs = rec.get("attributes") if isinstance(rec.get("attributes"), dict) else {}
@@ -422,14 +430,16 @@ def add_composite_routes(sim: SalesforceSimulator, app: FastAPI, add: Any, auth:
                 errors.append({"referenceId": ref, "errors": [exc.as_status()]})
                 raise _Rollback from None
             results.append({"referenceId": ref, "id": saved["Id"]})
-            for child_obj, field_name, kids in nested:
-                for kid in kids:
-                    insert(child_obj, kid, (field_name, saved["Id"]), depth + 1)
+            return [(child_obj, kid, (field_name, saved["Id"]), depth + 1)
+                    for child_obj, field_name, kids in nested for kid in kids]
 
         try:
             with b.transaction():
-                for rec in body["records"]:
-                    insert(root, rec, None, 1)
+                # level by level, as Salesforce answers: every top-level record, then their children (the
+                # responses_composite_sobject_tree example lists ref1, ref4, then ref2, ref3)
+                level = [(root, rec, None, 1) for rec in body["records"]]
+                while level:
+                    level = [kid for args in level for kid in insert(*args)]
         except _Rollback:
             return Json({"hasErrors": True, "results": errors}, 400)
         return Json({"hasErrors": False, "results": results}, 201)

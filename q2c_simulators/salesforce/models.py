@@ -393,6 +393,8 @@ class SalesforceBackend:
             if (creating and not f.createable) or (not creating and not f.updateable):
                 if f.name == "Id" and not creating:
                     continue
+                if f.name == "Id":  # dome_sobject_create documents this answer for an Id in a create body
+                    raise InvalidField("The Id field should not be specified in the sobject data.")
                 bad.append(f.name)
                 continue
             out[f.name] = self._coerce(obj, f, value)

@@ -28,7 +28,10 @@ DEFAULT_MESSAGES = {
 
 
 class Json(JSONResponse):
-    """Compact JSON, no validation: the hot paths return this directly."""
+    """Compact JSON, no validation: the hot paths return this directly. Salesforce labels JSON
+    `application/json;charset=UTF-8` (headers_api_usage example)."""
+
+    media_type = "application/json;charset=UTF-8"
 
     def __init__(self, content: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> None:
         if headers:  # an error's Retry-After and the like: Starlette's own header handling
@@ -38,7 +41,7 @@ class Json(JSONResponse):
         self.status_code = status_code
         self.background = None
         self.body = body = json_bytes(content)
-        self.raw_headers = [(b"content-length", b"%d" % len(body)), (b"content-type", b"application/json")]
+        self.raw_headers = [(b"content-length", b"%d" % len(body)), (b"content-type", b"application/json;charset=UTF-8")]
 
     def render(self, content: Any) -> bytes:
         return json_bytes(content)

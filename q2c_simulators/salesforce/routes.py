@@ -241,6 +241,10 @@ def build_routes(sim: SalesforceSimulator) -> FastAPI:
             "DailyBulkApiBatches": {"Max": 15000, "Remaining": 15000 - sum(j["jobType"] == "V2Ingest" for j in jobs)},
             "DataStorageMB": {"Max": 5120, "Remaining": 5120},
             "DailyDeliveredPlatformEvents": {"Max": 50000, "Remaining": 50000},
+            # static org allocations the limits resource lists (dome_limits example); nothing here consumes them
+            "ConcurrentAsyncGetReportInstances": {"Max": 200, "Remaining": 200},
+            "ConcurrentSyncReportRuns": {"Max": 20, "Remaining": 20},
+            "DailyAsyncApexExecutions": {"Max": 250000, "Remaining": 250000},
         })
 
     add("GET", P + "/limits/", "limits", limits, slash=True, tags=["limits"],
@@ -250,7 +254,7 @@ def build_routes(sim: SalesforceSimulator) -> FastAPI:
     async def describe_global(request: Request, version: str) -> Response:
         b, _, ver = auth(request, version)
         return Json({"encoding": "UTF-8", "maxBatchSize": 200,
-                     "sobjects": [o.summary(ver) for o in b.schema.objects.values()]})
+                     "sobjects": [o.summary(ver) for o in sorted(b.schema.objects.values(), key=lambda o: o.name)]})
 
     add("GET", P + "/sobjects/", "describe_global", describe_global, slash=True, tags=["describe"],
         responses={200: _ok("Global describe")})

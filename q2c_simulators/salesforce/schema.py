@@ -118,6 +118,9 @@ class SObjectType:
             "name": self.name, "label": self.label, "labelPlural": self.plural, "keyPrefix": self.key_prefix,
             "custom": self.custom, "createable": True, "updateable": True, "deletable": True, "queryable": True,
             "retrieveable": True, "searchable": True, "layoutable": True, "replicateable": True, "triggerable": True,
+            # the rest of a describeGlobal entry (dome_describeGlobal example); no feature behind them is modelled
+            "activateable": False, "customSetting": False, "deprecatedAndHidden": False, "feedEnabled": False,
+            "mergeable": self.name in ("Account", "Contact", "Lead"), "mruEnabled": True, "undeletable": True,
             "urls": self.urls(version),
         }
 
