@@ -90,20 +90,22 @@ def render_value(backend: NetSuiteBackend, base: str, f: Any, value: Any) -> Any
 
 def page(items: list[dict[str, Any]], total: int, limit: int, offset: int, self_url: str,
          params: dict[str, Any]) -> dict[str, Any]:
-    """A collection page with NetSuite's paging links (self, first, prev, next, last)."""
+    """A collection page with NetSuite's paging links in the documented order: first and previous (after the first
+    page), next, last, then self (section_156414087576 shows next, last, self on a first page)."""
 
     def url(off: int) -> str:
         return f"{self_url}?{urlencode({**params, 'limit': limit, 'offset': off})}"
 
-    links = [link("self", url(offset))]
-    if total > 0:
+    links = []
+    if total > limit:  # a single page carries self only (section_1540810951)
         last = ((total - 1) // limit) * limit
-        links.append(link("first", url(0)))
         if offset > 0:
+            links.append(link("first", url(0)))
             links.append(link("previous", url(max(offset - limit, 0))))
         if offset + limit < total:
             links.append(link("next", url(offset + limit)))
         links.append(link("last", url(last)))
+    links.append(link("self", url(offset)))
     return {"links": links, "count": len(items), "hasMore": offset + len(items) < total, "items": items,
             "offset": offset, "totalResults": total}
 

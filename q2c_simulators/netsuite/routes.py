@@ -253,10 +253,13 @@ def build_routes(sim: NetSuiteSimulator) -> FastAPI:
                     chosen.append(backend.record_type(name))
         if "swagger+json" in request.headers.get("accept", ""):
             return wire.json_response(openapi_document(chosen, base, backend.release), media_type=wire.SWAGGER_JSON)
+        # each type's metadata in its three media types (section_1540810174, Getting Metadata)
         items = [{"name": rt.name, "links": [
-            wire.link("canonical", f"{base}/record/v1/{rt.name}"),
-            wire.link("alternate", f"{base}/record/v1/metadata-catalog/{rt.name}"),
-            wire.link("describedby", f"{base}/record/v1/metadata-catalog/{rt.name}")]} for rt in chosen]
+            {**wire.link("canonical", f"{base}/record/v1/metadata-catalog/{rt.name}"), "mediaType": "application/json"},
+            {**wire.link("alternate", f"{base}/record/v1/metadata-catalog/{rt.name}"),
+             "mediaType": "application/swagger+json"},
+            {**wire.link("describedby", f"{base}/record/v1/metadata-catalog/{rt.name}"),
+             "mediaType": "application/schema+json"}]} for rt in chosen]
         return wire.json_response({"items": items, "links": [wire.link("self", f"{base}/record/v1/metadata-catalog")]},
                                   media_type=wire.COLLECTION)
 
