@@ -1,9 +1,10 @@
 """Kantata OX (Mavenlink API v1) errors: `{"errors": [{"type": ..., "message": ..., "field": ...}]}`.
 
-Error `type` values used here (vendor-apis.md section 3 names "validation"; the rest are this simulator's choices):
+Error `type` values used here (Kantata's Errors page, developer.kantata.com/kantata/specification/section/errors,
+names "oauth", "system" and "validation"; the rest are this simulator's choices):
 - `validation` (422): a field is missing, malformed, or breaks a rule; `field` names it;
 - `argument` (400): a query parameter or the JSON body itself is unusable;
-- `authentication` (401): missing or invalid bearer token;
+- `oauth` (401): missing or invalid bearer token ("Invalid OAuth 2 Request");
 - `not_found` (404): `/x/{id}.json` names no visible record;
 - `conflict` (409): the record's state does not allow the action (approve twice, cancel a cancelled invoice);
 - `rate_limit` (429): a kernel quota rejected the request (Kantata sends no limit headers);
@@ -16,7 +17,7 @@ import json
 
 from starlette.responses import Response
 
-_TYPES = {400: "argument", 401: "authentication", 403: "forbidden", 404: "not_found", 409: "conflict",
+_TYPES = {400: "argument", 401: "oauth", 403: "forbidden", 404: "not_found", 409: "conflict",
           422: "validation", 429: "rate_limit"}
 
 

@@ -564,7 +564,7 @@ class AuthGate:
                     break
             principal = self.sim.principal(auth)
             if principal is None:
-                response = error_response(401, "Invalid or missing OAuth token (Authorization: Bearer <token>)",
+                response = error_response(401, "Invalid OAuth 2 Request",
                                           headers={"WWW-Authenticate": 'Bearer realm="psa"'})
                 await response(scope, receive, send)
                 return

@@ -82,7 +82,7 @@ async def test_bulk_create_is_all_or_nothing(api):
 async def test_auth_tenancy_and_quota(sim):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(sim.asgi), base_url="https://psa.sim") as anon:
         r = await anon.get("/api/v1/workspaces.json")
-        assert r.status_code == 401 and r.json()["errors"][0]["type"] == "authentication"
+        assert r.status_code == 401 and r.json()["errors"][0] == {"type": "oauth", "message": "Invalid OAuth 2 Request"}
         r = await anon.get("/api/v1/workspaces.json", headers={"Authorization": "Bearer psa~acme~0~forged"})
         assert r.status_code == 401
         token = (await anon.post("/__admin/psa/tokens", json={"account": "globex"})).json()["access_token"]
