@@ -27,7 +27,7 @@ _DIGITS = re.compile(r"^\d+$")
 class Rules:
     """One provider's volatile values."""
     hosts: re.Pattern[str]                          # hosts whose scheme+host become <base>
-    patterns: tuple[tuple[re.Pattern[str], str], ...] = ()   # (regex, placeholder) inside any string
+    patterns: tuple[tuple[re.Pattern[str], Any], ...] = ()   # (regex, placeholder or re.sub function)
     keys: dict[str, str] = field(default_factory=dict)       # a key's value is volatile whatever it looks like
     digit_id_keys: re.Pattern[str] | None = None    # keys whose digit-string value is a record id
     digit_id_kind: str = "id"
@@ -45,7 +45,8 @@ RULES: dict[str, Rules] = {
         patterns=(
             (re.compile(r"\b00D[0-9A-Za-z]{12,15}![0-9A-Za-z._-]+"), "<token>"),
             (re.compile(r"\b01g[0-9A-Za-z]{12,15}-\d+\b"), "<query-locator>"),
-            (re.compile(r"/services/data/v\d+\.\d"), "/services/data/<version>"),
+            (_SF_ID, lambda m: f"<sf-id{len(m.group(0))}>"),
+            (re.compile(r"services/data/v\d+\.\d"), "services/data/<version>"),
             (re.compile(r"/services/Soap/u/\d+\.\d"), "/services/Soap/u/<version>"),
         ),
         keys={"access_token": "<token>", "refresh_token": "<token>", "signature": "<signature>",
@@ -100,13 +101,7 @@ class Normaliser:
         value = _UUID.sub("<uuid>", value)
         for pattern, placeholder in self.rules.patterns:
             value = pattern.sub(placeholder, value)
-        if value.startswith(("<base>", "/")) or "<" not in value:
-            value = _SF_ID.sub(self._sf_id, value) if self.rules is RULES["salesforce"] else value
         return value
-
-    @staticmethod
-    def _sf_id(m: re.Match[str]) -> str:
-        return f"<sf-id{len(m.group(0))}>"
 
     # ---- JSON ----------------------------------------------------------------------------------------------------
     def body(self, value: Any, key: str | None = None) -> Any:
@@ -128,9 +123,7 @@ class Normaliser:
     def _key(self, key: str) -> str:
         if self.rules.id_keyed_maps and _DIGITS.match(key):
             return f"<{self.rules.digit_id_kind}>"
-        if self.rules is RULES["salesforce"] and _SF_ID.fullmatch(key):
-            return self._sf_id(_SF_ID.fullmatch(key))  # type: ignore[arg-type]
-        return key
+        return self.string(key) if self.rules.id_keyed_maps is False and _SF_ID.fullmatch(key) else key
 
     # ---- headers -------------------------------------------------------------------------------------------------
     def headers(self, headers: dict[str, str]) -> dict[str, str]:

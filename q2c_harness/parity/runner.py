@@ -135,8 +135,8 @@ class ProbeRunner:
 
     def run(self, probe: Probe) -> dict[str, Any]:
         """The probe's normalised answer `{status, headers, body}`."""
-        self.prepare(probe)
         try:
+            self.prepare(probe)
             r = self._send(probe.request)
         finally:
             for step in probe.simulator.get("teardown", []) if self.target.admin else []:
