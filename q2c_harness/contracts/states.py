@@ -165,6 +165,27 @@ def install_salesforce_fields(admin: httpx.Client, tenant: str) -> None:
             raise StateError(f"install {f['object']}.{f['name']}: {r.status_code} {r.text[:300]}")
 
 
+def simulator_credentials(provider: str, admin: httpx.Client, tenant: str, release: str | None) -> dict[str, str]:
+    """What an integration administrator sets up once in a sandbox, done here through the simulator's admin API:
+    the integration's credentials and the org's installed custom fields. No business records are written here."""
+    if provider == "netsuite":
+        if release:
+            admin.put(f"/__admin/netsuite/accounts/{tenant}/release", json={"release": release}).raise_for_status()
+        r = admin.post(f"/__admin/netsuite/accounts/{tenant}/access-tokens", json={})
+        r.raise_for_status()
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+    if provider == "salesforce":
+        r = admin.post("/__admin/salesforce/tokens", json={"tenant": tenant})
+        r.raise_for_status()
+        install_salesforce_fields(admin, tenant)
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+    if provider == "psa":
+        r = admin.post("/__admin/psa/tokens", json={"account": tenant})
+        r.raise_for_status()
+        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+    raise ValueError(provider)
+
+
 PAGING_SOQL = "SELECT Id, Name FROM Account WHERE Name LIKE 'Paging Co %' ORDER BY Name"
 SF_BATCH = {"Sforce-Query-Options": "batchSize=200"}
 

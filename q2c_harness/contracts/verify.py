@@ -21,7 +21,7 @@ import httpx
 from pact import Verifier
 
 from .common import CONSUMER, PACT_DIR, pact_path
-from .states import NetSuiteStates, StateFn, StateServer
+from .states import NetSuiteStates, StateFn, StateServer, simulator_credentials
 
 Middleware = Callable[[Any], Any]
 
@@ -96,28 +96,6 @@ def _env_headers(provider: str, env: dict[str, str]) -> dict[str, str]:
     if not token:
         raise SystemExit(f"{var} is not set: verifying {provider} at a base URL needs its credentials")
     return {"Authorization": f"Bearer {token}"}
-
-
-def simulator_credentials(provider: str, admin: httpx.Client, tenant: str, release: str | None) -> dict[str, str]:
-    """What an integration administrator sets up once in a sandbox, done here through the simulator's admin API:
-    the integration's credentials and the org's installed custom fields. No business records are written here."""
-    if provider == "netsuite":
-        if release:
-            admin.put(f"/__admin/netsuite/accounts/{tenant}/release", json={"release": release}).raise_for_status()
-        r = admin.post(f"/__admin/netsuite/accounts/{tenant}/access-tokens", json={})
-        r.raise_for_status()
-        return {"Authorization": f"Bearer {r.json()['access_token']}"}
-    if provider == "salesforce":
-        from .states import install_salesforce_fields
-        r = admin.post("/__admin/salesforce/tokens", json={"tenant": tenant})
-        r.raise_for_status()
-        install_salesforce_fields(admin, tenant)
-        return {"Authorization": f"Bearer {r.json()['access_token']}"}
-    if provider == "psa":
-        r = admin.post("/__admin/psa/tokens", json={"account": tenant})
-        r.raise_for_status()
-        return {"Authorization": f"Bearer {r.json()['access_token']}"}
-    raise ValueError(provider)
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from q2c_harness.contracts.verify import simulator_credentials
+from q2c_harness.contracts.states import simulator_credentials
 
 
 class AsgiBridge(httpx.BaseTransport):

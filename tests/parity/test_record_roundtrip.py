@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from q2c_harness.cli import main
-from q2c_harness.contracts.verify import simulator_credentials
+from q2c_harness.contracts.states import simulator_credentials
 from q2c_simulators.kernel.serving import build_simulators, running_servers
 
 
