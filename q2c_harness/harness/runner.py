@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import textwrap
 import time
 import traceback
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
 from q2c_simulators.kernel.serving import build_simulators, running_servers
 from q2c_simulators.kernel.simulator import Simulator
 
+from . import fault_counts
 from . import steps as st
 from .facts import FactBundle, check_expectations, integration_checks, read_facts, selected_invariants
 from .invariants import Violation, check_all
@@ -41,9 +43,21 @@ class StepResult:
     ok: bool
     detail: str = ""
     error: str | None = None
+    started_at: str = ""  # wall clock (UTC) when the step began: places the core's audit events in the step
+    clock: str = ""  # the scenario's virtual clock when the step began
 
 
-@dataclass
+def _stamp(clock: datetime) -> dict[str, str]:
+    return {"started_at": datetime.now(timezone.utc).isoformat(), "clock": clock.isoformat()}
+
+
+def step_line(index: int, label: str, seconds: float, ok: bool, note: str = "") -> str:
+    """One progress line; a long label is shortened at a word boundary, never cut mid-word."""
+    short = textwrap.shorten(label, 44, placeholder=" ...")
+    return f"  [{index:2}] {short:<45} {seconds:6.2f}s {'ok' if ok else 'FAIL'}" + (f"  {note}" if note else "")
+
+
+@dataclass(repr=False)
 class ScenarioResult:
     name: str
     title: str
@@ -65,6 +79,10 @@ class ScenarioResult:
     @property
     def ok(self) -> bool:
         return self.error is None and not self.violations and not self.expectation_failures
+
+    def __repr__(self) -> str:
+        """The explanation, not the facts: `assert result.ok` in pytest shows why the scenario failed."""
+        return f"<ScenarioResult {self.explain()}>"
 
     def explain(self) -> str:
         lines = [f"scenario {self.name} (seed {self.seed}, {self.mode}): {'PASS' if self.ok else 'FAIL'}"]
@@ -125,7 +143,7 @@ async def run_async(scenario: Scenario, *, mode: Mode = "in-process", endpoints:
         for system in vendors.clients:
             await vendors.admin(system).set_seed(scenario.seed)
         await st.set_clock(ctx, start)
-        t0 = time.perf_counter()
+        t0, stamp = time.perf_counter(), _stamp(start)
         await core.start(ctx)
         await st.provision(ctx)
         rules = st.fault_rules(scenario.faults.profile, scenario.faults.rules)
@@ -134,27 +152,26 @@ async def run_async(scenario: Scenario, *, mode: Mode = "in-process", endpoints:
                                json={"limit": scenario.faults.netsuite_concurrency})
         await st.apply_faults(ctx, rules, scenario.seed)
         result.steps.append(StepResult(0, "setup", f"master data and {len(rules)} fault rule(s)",
-                                       time.perf_counter() - t0, True))
-        say(f"  [ 0] setup{'':<40} {time.perf_counter() - t0:6.2f}s ok")
+                                       time.perf_counter() - t0, True, **stamp))
+        say(step_line(0, "setup", time.perf_counter() - t0, True))
         for i, step in enumerate(scenario.steps, start=1):
             label = st.describe(step)
-            t = time.perf_counter()
+            t, stamp = time.perf_counter(), _stamp(ctx.now)
             try:
                 detail = await st.EXECUTORS[step.kind](ctx, step)
-                sr = StepResult(i, step.kind, label, time.perf_counter() - t, True, detail or "")
+                sr = StepResult(i, step.kind, label, time.perf_counter() - t, True, detail or "", **stamp)
             except Exception as exc:  # a failing step fails the scenario, with its cause
                 sr = StepResult(i, step.kind, label, time.perf_counter() - t, False,
-                                error=f"{type(exc).__name__}: {exc}")
+                                error=f"{type(exc).__name__}: {exc}", **stamp)
                 result.error = f"step {i} {label}: {type(exc).__name__}: {exc}"
                 result.error += "\n" + "".join(traceback.format_exception(exc)[-3:])
             result.steps.append(sr)
-            say(f"  [{i:2}] {label[:44]:<45} {sr.seconds:6.2f}s {'ok' if sr.ok else 'FAIL'}"
-                + (f"  {sr.detail}" if sr.detail and sr.ok else f"  {sr.error}" if sr.error else ""))
+            say(step_line(i, label, sr.seconds, sr.ok, sr.detail if sr.ok else sr.error or ""))
             if not sr.ok:
                 break
         # outcome: facts read back through the vendors' APIs, as finance would
         await st.apply_faults(ctx, [], scenario.seed)  # the checker reads without faults
-        t = time.perf_counter()
+        t, stamp = time.perf_counter(), _stamp(ctx.now)
         facts = await read_facts(ctx)
         result.facts = facts
         if result.error is None:
@@ -164,7 +181,7 @@ async def run_async(scenario: Scenario, *, mode: Mode = "in-process", endpoints:
         result.violations = [v for v in check_all(facts.facts) if v.invariant in wanted]
         result.violations += [v for v in await integration_checks(ctx, facts) if v.invariant in wanted]
         result.steps.append(StepResult(len(scenario.steps) + 1, "check", "read back facts, expectations, invariants",
-                                       time.perf_counter() - t, result.ok))
+                                       time.perf_counter() - t, result.ok, **stamp))
         await _collect(ctx, result, keep_snapshots)
     except Exception as exc:
         result.error = result.error or f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_exception(exc)[-4:])
@@ -178,19 +195,11 @@ async def run_async(scenario: Scenario, *, mode: Mode = "in-process", endpoints:
 
 
 async def _collect(ctx: st.RunContext, result: ScenarioResult, keep_snapshots: bool) -> None:
-    """Faults injected (from each simulator's journal), the timeline per correlation id, KPIs, snapshots."""
-    for system in ctx.vendors.clients:
-        admin = ctx.vendors.admin(system)
-        counts: dict[str, int] = {}
-        for e in await admin.requests():
-            if e.get("fault"):
-                counts[e["fault"]] = counts.get(e["fault"], 0) + 1
-            if e.get("quota"):
-                key = f"quota:{e['quota']}"
-                counts[key] = counts.get(key, 0) + 1
-        result.faults[system] = counts
-        if keep_snapshots:
-            result.snapshots[system] = await admin.snapshot()
+    """Faults injected (the simulators' fault counters), the timeline per correlation id, KPIs, snapshots."""
+    result.faults = await fault_counts.injected(ctx.vendors, ctx.fault_counts)
+    if keep_snapshots:
+        for system in ctx.vendors.clients:
+            result.snapshots[system] = await ctx.vendors.admin(system).snapshot()
     result.timeline = await ctx.core.timeline()
     result.exceptions = await ctx.core.exceptions()
     result.kpis = await ctx.core.kpis()

@@ -14,16 +14,15 @@ of the same name (``LogTime``). Every model forbids unknown keys, and a validati
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
-FAULT_DIR = SCENARIO_DIR / "faults"
+from .catalog import SUFFIXES, Catalog, YamlProblem, discover, read_yaml
 
 
 class _M(BaseModel):
@@ -480,12 +479,19 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return out or "(top)"
 
 
+def _shown(value: Any) -> str:
+    return f" (got {value!r})" if isinstance(value, (str, int, float)) and len(repr(value)) <= 60 else ""
+
+
 def format_validation_error(exc: ValidationError, source: str = "scenario") -> str:
-    lines = [f"{source}: {exc.error_count()} problem(s)"]
+    """``source: path: message (got value)`` on one line for one problem; one line per problem for several."""
+    problems = []
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "union["))))
-        lines.append(f"  {_loc(loc)}: {err['msg']}")
-    return "\n".join(lines)
+        problems.append(f"{_loc(loc)}: {err['msg']}{_shown(err.get('input'))}")
+    if len(problems) == 1:
+        return f"{source}: {problems[0]}"
+    return "\n".join([f"{source}: {len(problems)} problems", *(f"  {p}" for p in problems)])
 
 
 def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
@@ -495,32 +501,76 @@ def parse_scenario(data: Any, source: str = "scenario") -> Scenario:
         raise ScenarioError(format_validation_error(exc, source)) from None
 
 
-def load_scenario(name_or_path: str | Path) -> Scenario:
-    """A scenario by name (``scenarios/<name>.yaml``) or by path."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = SCENARIO_DIR / f"{name_or_path}.yaml"
-    if not path.exists():
-        raise ScenarioError(f"no scenario {name_or_path!r} (looked for {path}); available: "
-                            f"{', '.join(available_scenarios())}")
+def _is_path(name_or_path: str | Path) -> bool:
+    text = str(name_or_path)
+    return Path(text).suffix in SUFFIXES or "/" in text or os.sep in text
+
+
+def _read(path_text: str, text: str) -> Any:
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
-    return parse_scenario(data, str(path))
+        return read_yaml(text, path_text)
+    except YamlProblem as exc:
+        raise ScenarioError(str(exc)) from None
 
 
-def available_scenarios(directory: Path = SCENARIO_DIR) -> list[str]:
-    return sorted(p.stem for p in directory.glob("*.yaml"))
+def load_scenario(name_or_path: str | Path, catalog: Catalog | None = None) -> Scenario:
+    """A scenario by path, or by name from the catalog (the user's scenarios directories first, then the built-in
+    ones). The fault profiles it names are looked up now: an unknown one fails here, naming the file and field."""
+    catalog = catalog or discover()
+    if _is_path(name_or_path):
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise ScenarioError(f"{path}: no such scenario file")
+        source, text = str(path), path.read_text(encoding="utf-8")
+    else:
+        entry = catalog.scenario(str(name_or_path))
+        if entry is None:
+            raise ScenarioError(f"no scenario {str(name_or_path)!r}; available: "
+                                f"{', '.join(available_scenarios(catalog)) or 'none'}")
+        source, text = str(entry.path), entry.read_text()
+    return resolve_fault_profiles(parse_scenario(_read(source, text), source), catalog, source)
 
 
-def load_fault_profile(name_or_path: str) -> dict[str, Any]:
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = FAULT_DIR / f"{name_or_path}.yaml"
-    if not path.exists():
-        raise ScenarioError(f"no fault profile {name_or_path!r} (looked for {path})")
-    data = yaml.safe_load(path.read_text()) or {}
+def available_scenarios(catalog: Catalog | None = None) -> list[str]:
+    return [e.name for e in (catalog or discover()).scenarios()]
+
+
+def fault_profile_path(name_or_path: str, catalog: Catalog | None = None, where: str = "fault profile") -> str:
+    """The file of a fault profile given by path or by name (user directories' ``faults/`` first)."""
+    if _is_path(name_or_path):
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise ScenarioError(f"{where}: no fault profile file {name_or_path}")
+        return str(path.resolve())
+    catalog = catalog or discover()
+    entry = catalog.fault_profile(name_or_path)
+    if entry is None:
+        known = ", ".join(e.name for e in catalog.fault_profiles()) or "none"
+        raise ScenarioError(f"{where}: unknown fault profile {name_or_path!r}; available: {known}")
+    return str(entry.path)
+
+
+def resolve_fault_profiles(scenario: Scenario, catalog: Catalog | None = None, source: str = "scenario") -> Scenario:
+    """The scenario with each fault profile it names replaced by the profile's file, found now (a run does not
+    depend on the working directory or the catalog any more)."""
+    faults = scenario.faults
+    if faults.profile:
+        faults = faults.model_copy(update={"profile": fault_profile_path(faults.profile, catalog,
+                                                                         f"{source}: faults.profile")})
+    steps_ = [st.model_copy(update={"profile": fault_profile_path(st.profile, catalog,
+                                                                  f"{source}: steps[{i}].set_faults.profile")})
+              if isinstance(st, SetFaults) and st.profile else st for i, st in enumerate(scenario.steps)]
+    return scenario.model_copy(update={"faults": faults, "steps": steps_})
+
+
+def fault_profile_name(profile: str | None) -> str | None:
+    """How a report names a profile: its file's stem."""
+    return Path(profile).stem if profile else None
+
+
+def load_fault_profile(name_or_path: str, catalog: Catalog | None = None) -> dict[str, Any]:
+    path = fault_profile_path(name_or_path, catalog)
+    data = _read(path, Path(path).read_text(encoding="utf-8")) or {}
     if not isinstance(data, dict) or not isinstance(data.get("faults", []), list):
         raise ScenarioError(f"{path}: a fault profile is a mapping with a 'faults' list")
     return data

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from q2c_harness.canonical import Milestone
 
+from . import fault_counts
 from . import scenario as sc
 from .masterdata import World
 from .vendors import VendorSession, cents, psa_first
@@ -53,6 +54,7 @@ class RunContext:
     ns_ids: dict[str, dict[str, str]] = field(default_factory=dict)  # record type -> key -> internal id
     pm_user: str | None = None
     notes: list[str] = field(default_factory=list)
+    fault_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # event-feed rules' counters, harvested
 
     def workspace(self, engagement: str) -> str:
         ws = self.engagements[engagement].workspace
@@ -139,6 +141,7 @@ def fault_rules(profile: str | None, rules: list[dict[str, Any]]) -> list[dict[s
 
 
 async def apply_faults(ctx: RunContext, rules: list[dict[str, Any]], seed: int) -> int:
+    await fault_counts.harvest(ctx.vendors, ctx.fault_counts)  # the rules replaced take their counters with them
     by_sim: dict[str, list[dict[str, Any]]] = {name: [] for name in ctx.vendors.clients}
     for i, rule in enumerate(rules):
         rule = {"id": rule.get("id", f"rule-{i}"), **rule}
