@@ -236,6 +236,7 @@ def _load_month_end(args: argparse.Namespace) -> int:
 # ---- contracts -------------------------------------------------------------------------------------------------
 def _contracts(args: argparse.Namespace) -> int:
     require_extra("contracts", f"q2c contracts {args.contracts_command}")
+    os.environ.setdefault("PACT_DO_NOT_TRACK", "true")  # no usage-tracking notice on stdout (--json stays JSON)
     from q2c_harness.contracts.cli import run
 
     return run(args)

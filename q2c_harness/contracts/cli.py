@@ -3,10 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+
+@contextlib.contextmanager
+def _stdout_on_stderr(active: bool) -> Iterator[None]:
+    """The pact verifier (Rust) prints its progress on file descriptor 1: with --json it goes to stderr instead."""
+    if not active:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _verification(report: Any) -> dict[str, Any]:
@@ -39,17 +59,19 @@ def run(args: argparse.Namespace) -> int:
             print(p)
         return 0
     if cmd == "verify":
-        if args.provider == "events":
-            from .messages import verify_events_provider
-            report = verify_events_provider()
-        else:
-            from .verify import verify_provider
-            report = verify_provider(args.provider, base_url=args.base_url, release=args.release)
+        with _stdout_on_stderr(args.json):
+            if args.provider == "events":
+                from .messages import verify_events_provider
+                report = verify_events_provider()
+            else:
+                from .verify import verify_provider
+                report = verify_provider(args.provider, base_url=args.base_url, release=args.release)
         print(json.dumps(_verification(report), indent=2) if args.json else report.render())
         return 0 if report.ok else 1
     if cmd == "upgrade-check":
         from .upgrade import upgrade_check
-        up = upgrade_check(args.provider, args.from_release, args.to_release)
+        with _stdout_on_stderr(args.json):
+            up = upgrade_check(args.provider, args.from_release, args.to_release)
         if args.json:
             print(json.dumps({"provider": up.provider, "from": up.from_release, "to": up.to_release, "ok": up.ok,
                               "openapi_changes": up.diff, "breaks": up.broken, "before": _verification(up.before),

@@ -115,3 +115,15 @@ def test_an_unexpected_error_is_one_line_not_a_traceback(capsys: pytest.CaptureF
 def test_a_missing_endpoints_file_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     rc, _, err = _run(capsys, "sim", "faults", "load", "flaky", "--endpoints-file", str(tmp_path / "none.json"))
     assert rc == 2 and "no such file" in err and len(err.strip().splitlines()) == 1
+
+
+def test_contracts_verify_json_is_only_json_on_stdout(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "q2c_harness.cli", "contracts", "verify", "--provider", "netsuite",
+                           "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    doc = json.loads(done.stdout)  # the verifier's own progress went to stderr
+    assert doc["ok"] is True and doc["checked"] > 0 and doc["failed"] == 0 and doc["provider"] == "netsuite"
