@@ -44,9 +44,10 @@ class VendorSession:
 
     @classmethod
     def in_process(cls, sims: dict[str, Simulator], tenants: dict[str, str]) -> VendorSession:
-        clients = {name: httpx.AsyncClient(transport=httpx.ASGITransport(sim.asgi), base_url=HOSTS[name], timeout=60)
+        hosts = {name: HOSTS.get(name, f"https://{name}.sim") for name in sims}  # any simulator registered
+        clients = {name: httpx.AsyncClient(transport=httpx.ASGITransport(sim.asgi), base_url=hosts[name], timeout=60)
                    for name, sim in sims.items()}
-        return cls(clients, tenants, base_urls=dict(HOSTS))
+        return cls(clients, tenants, base_urls=hosts)
 
     @classmethod
     def over_network(cls, base_urls: dict[str, str], ca_bundle: str | None, tenants: dict[str, str]) -> VendorSession:

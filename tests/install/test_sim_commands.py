@@ -76,7 +76,7 @@ def test_seed_data_snapshot_save_and_restore_from_any_path(tmp_path: Path) -> No
                     cwd=elsewhere)  # run from another directory: the endpoints file is enough
         assert saved.returncode == 0, saved.stderr
         bundle = json.loads((elsewhere / "state.json").read_text())
-        assert bundle["format"] == "q2c-snapshots/1" and set(bundle["simulators"]) == {"salesforce", "netsuite", "psa"}
+        assert bundle["format"] == "q2c-snapshots/1" and set(bundle["simulators"]) >= {"salesforce", "netsuite", "psa"}
     with served(tmp_path, "--restore", str(elsewhere / "state.json")) as spec:
         assert "Seeded Architect" in role_names(spec)
     with served(tmp_path) as spec:
@@ -105,7 +105,8 @@ def test_fault_profile_load_and_clear_on_every_running_simulator(tmp_path: Path)
         for name, url in spec["simulators"].items():
             rules = httpx.get(f"{url}/__admin/faults", verify=spec["ca_bundle"]).json()["faults"]
             counts[name] = sorted(r["id"] for r in rules)
-        assert counts == {"salesforce": ["all-5xx"], "netsuite": ["all-5xx", "ns-first"], "psa": ["all-5xx"]}
+        assert counts.pop("netsuite") == ["all-5xx", "ns-first"]  # the rule meant for NetSuite stays there
+        assert counts and all(rules == ["all-5xx"] for rules in counts.values())
         cleared = q2c("sim", "faults", "clear", "--endpoints-file", spec["file"], cwd=tmp_path)
         assert cleared.returncode == 0
         for url in spec["simulators"].values():

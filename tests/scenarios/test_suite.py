@@ -87,7 +87,7 @@ def test_same_seed_gives_byte_identical_vendor_state() -> None:
     a = run_scenario(sc, keep_snapshots=True)
     b = run_scenario(sc, keep_snapshots=True)
     assert a.ok and b.ok, a.explain() + "\n" + b.explain()
-    assert set(a.snapshots) == {"salesforce", "netsuite", "psa"}
+    assert set(a.snapshots) >= {"salesforce", "netsuite", "psa"}
     for system in a.snapshots:
         sa = json.dumps(_business_state(a.snapshots[system]), sort_keys=True, default=str)
         sb = json.dumps(_business_state(b.snapshots[system]), sort_keys=True, default=str)
