@@ -46,6 +46,14 @@ class TaxAccount:
     companies: list[dict[str, Any]]
 
 
+@dataclass(frozen=True)
+class PaymentsKey:
+    """A secret key of the payments simulator (Stripe): `Authorization: Bearer {secret_key}` acts in `account`."""
+
+    account: str
+    secret_key: str
+
+
 class _Calls:
     """What each admin call sends and how its answer is read; `_do` is the only I/O, sync or async."""
 
@@ -163,6 +171,26 @@ class _Calls:
         body = {k: v for k, v in {"account_id": account_id, "license_key": license_key, "companies": companies}.items()
                 if v is not None}
         return self._do("POST", "/tax/accounts", lambda d: TaxAccount(**d), json=body)
+
+    def payments_key(self, account: str = "default") -> PaymentsKey:
+        """Mint a Stripe secret key for an account (payments simulator)."""
+        return self._do("POST", "/payments/keys", lambda d: PaymentsKey(**d), json={"account": account})
+
+    def webhook_deliveries(self, account: str, status: str | None = None) -> list[dict[str, Any]]:
+        """The payments simulator's webhook deliveries of an account (attempts, status, next attempt)."""
+        query = {"account": account, **({"status": status} if status else {})}
+        return self._do("GET", "/payments/webhooks/deliveries", lambda d: d["deliveries"], params=query)
+
+    def deliver_webhooks(self, account: str | None = None) -> int:
+        """Attempt every webhook delivery due now on the virtual clock; the number of attempts."""
+        return self._do("POST", "/payments/webhooks/deliver", lambda d: d["attempts"],
+                        json={"account": account} if account else {})
+
+    def configure_webhooks(self, *, retry_schedule_seconds: list[float] | None = None,
+                           timeout_seconds: float | None = None, auto_deliver: bool | None = None) -> dict[str, Any]:
+        body = {k: v for k, v in {"retry_schedule_seconds": retry_schedule_seconds, "timeout_seconds": timeout_seconds,
+                                  "auto_deliver": auto_deliver}.items() if v is not None}
+        return self._do("PUT", "/payments/webhooks/config", json=body)
 
 
 def _clock(data: dict[str, Any]) -> ClockState:

@@ -98,8 +98,18 @@ def _tax(http: httpx.Client) -> Plan:
     ], 429, str(account["account_id"])
 
 
+def _payments(http: httpx.Client) -> Plan:
+    key = http.post("/__admin/payments/keys", json={"account": TENANT}).json()["secret_key"]
+    return {"Authorization": f"Bearer {key}"}, [
+        ("create a customer", "POST", "/v1/customers", None, 200),
+        ("read it back", "GET", "/v1/customers/{id}", None, 200),
+        ("list customers", "GET", "/v1/customers?limit=5", None, 200),
+        ("a missing customer is 404", "GET", "/v1/customers/cus_nope", None, 404),
+    ], 429, TENANT
+
+
 VENDOR_STEPS: dict[str, Callable[[httpx.Client], Plan]] = {
-    "salesforce": _salesforce, "netsuite": _netsuite, "psa": _psa, "tax": _tax,
+    "salesforce": _salesforce, "netsuite": _netsuite, "psa": _psa, "tax": _tax, "payments": _payments,
 }
 
 
