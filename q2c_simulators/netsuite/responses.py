@@ -122,7 +122,7 @@ def render_task(job: Record, done: bool, base: str) -> dict[str, Any]:
     out = {"links": [link("self", href)], "id": job["id"], "completed": done,
            "progress": ("succeeded" if job["outcome"]["status"] < 400 else "failed") if done else "pending",
            "startTime": job["submitted"]}
-    if done:
+    if done:  # the result link comes first (subsect_161252896355)
         out["endTime"] = job["completes"]
-        out["links"].append(link("related", f"{href}/result"))
+        out["links"].insert(0, link("related", f"{href}/result"))
     return out

@@ -196,8 +196,8 @@ def build_routes(sim: NetSuiteSimulator) -> FastAPI:
         except NetSuiteError as exc:
             outcome = {"status": exc.status, "headers": {}, "body": json.dumps(exc.body())}
         job = backend.new_job({"method": request.method, "path": request.url.path}, outcome, key)
-        return Response(status_code=202, headers={"Location": f"{base}/async/v1/job/{job['id']}",
-                                                  "Preference-Applied": "respond-async"})
+        return Response(status_code=202, media_type="application/json",  # as subsect_161278579295 shows
+                        headers={"Location": f"{base}/async/v1/job/{job['id']}", "Preference-Applied": "respond-async"})
 
     # ---- OAuth 2.0 -------------------------------------------------------------------------------------------
     @app.post(f"{REST}/auth/oauth2/v1/token", name="oauth2_token", tags=["auth"],
