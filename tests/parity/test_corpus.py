@@ -17,7 +17,7 @@ from q2c_harness.parity.targets import simulator_target
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 PAGES = {"salesforce": "salesforce.md", "netsuite": "netsuite.md", "psa": "psa.md"}
 # Issue 24 asks for 30 documented examples a vendor; NetSuite and PSA are still short of it (docs/parity.md).
-MIN_EXAMPLES = {"salesforce": 30, "netsuite": 11, "psa": 3}
+MIN_EXAMPLES = {"salesforce": 30, "netsuite": 13, "psa": 3}
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
