@@ -31,7 +31,8 @@ class Rules:
     keys: dict[str, str] = field(default_factory=dict)       # a key's value is volatile whatever it looks like
     digit_id_keys: re.Pattern[str] | None = None    # keys whose digit-string value is a record id
     digit_id_kind: str = "id"
-    id_keyed_maps: bool = False                     # objects keyed by record id (Kantata's side-loaded maps)
+    id_keyed_maps: bool = False                     # objects keyed by digit ids (Kantata's side-loaded maps)
+    id_keys: re.Pattern[str] | None = None          # keys that are record ids, normalised like values
 
 
 _SF_ID = re.compile(r"\b(?=[0-9A-Za-z]*\d[0-9A-Za-z]*\d)(?:[0-9][0-9A-Za-z]{2}|a[0-9][0-9A-Za-z])"
@@ -49,6 +50,7 @@ RULES: dict[str, Rules] = {
             (re.compile(r"services/data/v\d+\.\d"), "services/data/<version>"),
             (re.compile(r"/services/Soap/u/\d+\.\d"), "/services/Soap/u/<version>"),
         ),
+        id_keys=_SF_ID,
         keys={"access_token": "<token>", "refresh_token": "<token>", "signature": "<signature>",
               "issued_at": "<epoch-ms>", "sessionId": "<token>", "transactionKey": "<uuid>",
               "commitTimestamp": "<epoch-ms>", "commitNumber": "<commit-number>", "replayId": "<replay-id>",
@@ -123,7 +125,9 @@ class Normaliser:
     def _key(self, key: str) -> str:
         if self.rules.id_keyed_maps and _DIGITS.match(key):
             return f"<{self.rules.digit_id_kind}>"
-        return self.string(key) if self.rules.id_keyed_maps is False and _SF_ID.fullmatch(key) else key
+        if self.rules.id_keys is not None and self.rules.id_keys.fullmatch(key):  # a map keyed by record id
+            return self.string(key)
+        return key
 
     # ---- headers -------------------------------------------------------------------------------------------------
     def headers(self, headers: dict[str, str]) -> dict[str, str]:
