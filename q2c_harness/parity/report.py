@@ -61,8 +61,7 @@ def to_junit(report: VerifyReport) -> bytes:
                        skipped=str(report.count("skipped")))
     for o in report.outcomes:
         case = ET.SubElement(suite, "testcase", classname=f"parity.{report.provider}", name=o.snapshot)
-        detail = "\n".join([d.render() for d in o.differences] + [o.message] if o.message else
-                           [d.render() for d in o.differences])
+        detail = "\n".join([d.render() for d in o.differences] + ([o.message] if o.message else []))
         if o.result == "fail":
             ET.SubElement(case, "failure", message=f"{len(o.differences) + len(o.stale_gaps)} difference(s)"
                           ).text = detail
