@@ -7,26 +7,14 @@ import io
 
 import pytest
 import requests
-from requests.adapters import HTTPAdapter
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import (SalesforceExpiredSession, SalesforceMalformedRequest,
                                           SalesforceResourceNotFound)
 
+from q2c_harness.harness.clients import salesforce_login_session
 from q2c_simulators.salesforce import SalesforceSimulator
 
 from .conftest import https_server
-
-
-class LoginRedirect(HTTPAdapter):
-    """Sends https://login.salesforce.com/... to the simulator (simple-salesforce hard-codes the login host)."""
-
-    def __init__(self, target: str) -> None:
-        super().__init__()
-        self.target = target
-
-    def send(self, request, **kwargs):  # noqa: ANN001
-        request.url = request.url.replace("https://login.salesforce.com", self.target, 1)
-        return super().send(request, **kwargs)
 
 
 OPEN: list[requests.Session] = []  # closed before the server stops (an idle TLS keep-alive would stall shutdown)
@@ -57,9 +45,8 @@ def admin(base: str, method: str, path: str, **kwargs) -> dict:
 
 
 def session_for(base: str) -> requests.Session:
-    s = requests.Session()
+    s = salesforce_login_session(base)  # the public helper users get (CA from REQUESTS_CA_BUNDLE here)
     OPEN.append(s)
-    s.mount("https://login.salesforce.com", LoginRedirect(base))
     return s
 
 
