@@ -438,6 +438,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `q2c scenario list | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:  # noqa: BLE001 - one line, not a traceback (Q2C_DEBUG=1 shows it)
         if os.environ.get("Q2C_DEBUG"):
             raise
