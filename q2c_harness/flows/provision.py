@@ -31,6 +31,11 @@ OPPORTUNITY_FIELDS = [
     ("Last_Invoice_Date__c", "date", {}),
     ("Last_Payment_Date__c", "date", {}),
     ("Q2C_Retainer_Amount__c", "currency", {"precision": 16, "scale": 2}),  # sales: a retainer paid up front
+    # the contract's T&M terms as sales records them: the rate card, the FX policy, a not-to-exceed cap
+    ("Q2C_Rate_Card__c", "string", {"length": 80}),
+    ("Q2C_FX_Rate_Type__c", "string", {"length": 20}),
+    ("Q2C_FX_Rate_Date_Rule__c", "string", {"length": 20}),
+    ("Q2C_Not_To_Exceed__c", "currency", {"precision": 16, "scale": 2}),
 ]
 ACCOUNT_FIELDS = [("VAT_Number__c", "string", {"length": 40})]
 FX_TO_USD = {"GBP": Decimal("1.25"), "EUR": Decimal("1.10"), "USD": Decimal("1")}

@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 from q2c_harness.billing import assemble_invoice, determine_tax, round_money, validate_milestone_schedule
-from q2c_harness.canonical import Client, Engagement, InvoiceLine, RetainerPlan, StatementOfWork
+from q2c_harness.canonical import Client, Engagement, FxPolicy, InvoiceLine, RetainerPlan, StatementOfWork
 from q2c_harness.connectors.mapping import netsuite as nsmap
 from q2c_harness.connectors.mapping import psa as psamap
 from q2c_harness.connectors.mapping import salesforce as sfmap
@@ -27,6 +27,9 @@ WORKFLOW = "q2c.flows.quote_to_project"
 FLOW = "quote"
 
 RETAINER_FIELD = "Q2C_Retainer_Amount__c"  # on the Opportunity: the retainer the client pays up front
+# on the Opportunity: the T&M terms sales agreed (the firm's default rate card and FX policy when left blank)
+RATE_CARD_FIELD, FX_TYPE_FIELD, FX_DATE_FIELD, CAP_FIELD = (
+    "Q2C_Rate_Card__c", "Q2C_FX_Rate_Type__c", "Q2C_FX_Rate_Date_Rule__c", "Q2C_Not_To_Exceed__c")
 SF_KEY_FIELDS = {"engagement": "Q2C_Engagement_Id__c", "project": "NetSuite_Project_Id__c",
                  "workspace": "PSA_Workspace_Id__c"}
 
@@ -70,6 +73,28 @@ def read_quote(ctx: FlowContext, opportunity_id: str) -> dict[str, Any]:
     return ctx.vendors.call(go)
 
 
+def tm_terms(ctx: FlowContext, opp: dict[str, Any]) -> dict[str, Any]:
+    """Rate card, FX policy and cap of a time-and-materials contract, from the opportunity, else the firm's
+    defaults (BusinessError when the rate card is unknown)."""
+    card = opp.get(RATE_CARD_FIELD) or ctx.ref.default_rate_card
+    if card not in ctx.ref.rate_cards:
+        raise BusinessError(f"opportunity {opp['Id']} names rate card {card!r}, which is not published",
+                            system="salesforce", code="UNKNOWN_RATE_CARD", details={"rate_card": card})
+    policy = ctx.ref.fx_policy
+    if opp.get(FX_TYPE_FIELD) or opp.get(FX_DATE_FIELD):
+        try:
+            policy = FxPolicy(rate_type=opp.get(FX_TYPE_FIELD) or policy.rate_type,
+                              rate_date_rule=opp.get(FX_DATE_FIELD) or policy.rate_date_rule)
+        except ValueError as exc:
+            raise BusinessError(f"opportunity {opp['Id']}: FX policy {opp.get(FX_TYPE_FIELD)!r}/"
+                                f"{opp.get(FX_DATE_FIELD)!r} is not one the core knows", system="salesforce",
+                                code="BAD_FX_POLICY") from exc
+    cap = opp.get(CAP_FIELD)
+    return {"rate_card_id": card, "fx_policy": policy,
+            "not_to_exceed": round_money(Decimal(str(cap)), opp.get("CurrencyIsoCode") or "USD")
+            if cap not in (None, "") else None}
+
+
 def plan_engagement(ctx: FlowContext, data: dict[str, Any], correlation_id: str) -> dict[str, Any]:
     """Pure: the canonical client, engagement and statement of work for a closed-won quote (raises BusinessError)."""
     opp, account, quote, lines = data["opportunity"], data["account"], data["quote"], data["lines"]
@@ -85,8 +110,7 @@ def plan_engagement(ctx: FlowContext, data: dict[str, Any], correlation_id: str)
     if not terms.lines:
         raise BusinessError(f"quote {quote['Id']} has no lines", system="salesforce", code="EMPTY_QUOTE")
     plan = sfmap.billing_plan_from_quote(terms, billing_plan_id=ids["billing_plan_id"], sow_id=ids["sow_id"],
-                                         correlation_id=correlation_id, rate_card_id=ctx.ref.default_rate_card,
-                                         fx_policy=ctx.ref.fx_policy)
+                                         correlation_id=correlation_id, **tm_terms(ctx, opp))
     if plan.kind == "fixed_fee":
         validate_milestone_schedule(plan, terms.currency)
     retainer = opp.get(RETAINER_FIELD)

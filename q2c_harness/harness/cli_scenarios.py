@@ -63,6 +63,8 @@ def run_command(*, names: list[str], all_: bool, seed: int | None, faults: str |
         else:
             say(f"{verdict(result)} {sc.name} in {result.seconds:.2f}s, billed {billed}"
                 + (" (marked pending but passes: remove the mark)" if sc.pending and result.ok else ""))
+        for inv in result.invariants:
+            say(f"    {inv.summary()}")
         if not result.ok:
             say(result.explain())
     paths = write_reports(results, reports)

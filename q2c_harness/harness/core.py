@@ -9,12 +9,11 @@ can pass their own driver (`run_scenario(..., core_factory=...)`) to run the sam
 from __future__ import annotations
 
 import importlib
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .invariants import Facts, Violation
+from .invariants import Facts, InvariantResult
 
 if TYPE_CHECKING:
     from .scenario import Scenario
@@ -70,9 +69,6 @@ class CoreDriver:
         rows = await ctx.vendors.sf_query(f"SELECT Id, StageName FROM Opportunity WHERE Id = '{refs.sf_opportunity}'")
         return rows[0] if rows else {}
 
-    async def signed_change_orders(self, ctx: RunContext) -> dict[str, list[tuple[int, Decimal, Decimal, date]]]:
-        return {}
-
     async def extend_facts(self, ctx: RunContext, facts: Facts) -> Facts:
         return facts
 
@@ -85,7 +81,9 @@ class CoreDriver:
     async def kpis(self) -> dict[str, Any]:
         return {}
 
-    async def integration_violations(self, ctx: RunContext) -> list[Violation]:
+    async def integration_results(self, ctx: RunContext) -> list[InvariantResult]:
+        """Invariant 14 as the core can show it (audit chain, cross-references, each business event once), each
+        with what it checked. A core that shows nothing leaves them "not evaluated"."""
         return []
 
 

@@ -1,15 +1,20 @@
-"""Facts read back through the vendors' own APIs, as a finance team would check them, turned into the invariants'
-`Facts` (canonical objects).
+"""Facts read back through the vendors' own APIs, as a finance team would check them, beside what the scenario
+declares, turned into the invariants' `Facts`.
 
-- NetSuite (record service + SuiteQL): subsidiaries, customers, projects, invoices with their lines (the billed
-  source ids and contract version each line names), customer payments and their applications.
-- PSA (Kantata OX API): time entries (approval, billable, rate, rate-card version, invoiced), expenses, billing
-  milestones (acceptance), workspaces (current price and budget), budget change orders, rate cards.
-- Salesforce (SOQL): the signed quote (baseline) and change orders, and the invoice / payment status fields the core
-  writes back.
+- PSA (Kantata OX API): rate cards and their versions, roles, users (region, legal entity), time entries (hours,
+  approval, billable), expenses, billing milestones (acceptance), projects (current price and budget) and their
+  budget change orders.
+- Salesforce (SOQL): the signed (primary) quote, accepted amendment quotes (change orders), the retainer agreed, and
+  the invoice status the core writes back on the opportunity.
+- NetSuite (record service + SuiteQL): subsidiaries, customers, projects, currency exchange rates, contracts (sales
+  orders), client and intercompany invoices with their lines, customer payments and their applications.
+- The scenario: contract terms (rate card, FX policy, cap), standard tax rates, the intercompany markup.
 
-Nothing here reads the core's own database or a simulator's memory; the one exception is ``integration_checks``,
-which asks the core for its audit chain and cross-reference table (invariant 14).
+Invoices are tied to the scenario's engagements by what finance sees: the NetSuite project (whose external id
+carries the Salesforce opportunity id), customers and subsidiaries by name, lines by the source records their text
+cites (``[time 41; v1]``). Nothing here reads the core's database or a simulator's memory, and nothing imports the
+core's flows, connectors or billing rules (tests/scenarios/test_checker_independence.py); the core's driver
+supplies only its integration checks (invariant 14) and the CRM read.
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from q2c_harness.billing import fx_rate_date
 from q2c_harness.canonical import (
     AppliedAmount,
     CashApplication,
@@ -35,23 +39,38 @@ from q2c_harness.canonical import (
     InvoiceLine,
     Milestone,
     Payment,
+    RateCard,
+    RateCardVersion,
     RetainerPlan,
+    RoleRate,
     StatementOfWork,
     TimeAndMaterialsPlan,
     TimeTransaction,
 )
-from q2c_harness.connectors.mapping.netsuite import invoice_status
 
-from .invariants import Facts, RetainerEvent, RetainerFact, Violation
-from .scenario import INVARIANT_NAMES, Expectations, Scenario
+from .expected import ZERO, FxBook, money, total
+from .invariants import (
+    ContractFact,
+    CrmStatusFact,
+    CrossChargeFact,
+    Facts,
+    InvariantResult,
+    RetainerEvent,
+    RetainerFact,
+    Tally,
+    result_of,
+)
+from .scenario import Expectations, Scenario
 
 if TYPE_CHECKING:
     from .steps import RunContext
 
-ZERO = Decimal("0")
 LINE_RE = re.compile(r"\[(?P<kind>[a-z_]+) (?P<sources>[^;\]]*); v(?P<version>\d+)\]")
 BALANCE_RE = re.compile(r"balance (?P<before>-?[\d.]+) -> (?P<after>-?[\d.]+)")
 MEMO_RE = re.compile(r"q2c invoice (?P<invoice>\S+) sow (?P<sow>\S+) contract v(?P<version>\d+)")
+IC_MEMO_RE = re.compile(r"cross-charge (?P<invoice>\S+):(?P<entity>[^\s;]+)")
+# the opportunity fields the integration writes back (docs/flows.md, cash -> CRM)
+CRM_FIELDS = ("Invoice_Number__c", "Invoice_Status__c", "Amount_Invoiced__c", "Amount_Paid__c")
 
 
 @dataclass
@@ -62,9 +81,13 @@ class FactBundle:
     raw_payments: list[dict[str, Any]] = field(default_factory=list)
     crm: dict[str, dict[str, Any]] = field(default_factory=dict)  # engagement -> Opportunity fields
     invoices_by_engagement: dict[str, list[InvoiceEvent]] = field(default_factory=dict)
+    payments_by_engagement: dict[str, list[CashApplication]] = field(default_factory=dict)
     unbilled_approved_time: int = 0
     open_exceptions: int = 0
     exceptions_total: int = 0
+    subsidiary_of: dict[str, str] = field(default_factory=dict)  # invoice id -> scenario entity id
+    # business object -> the vendor records standing for it ("engagement E1 / PSA project" -> {"12"})
+    records_of: dict[str, set[str]] = field(default_factory=dict)
 
     def kpis(self) -> dict[str, Any]:
         inv = self.facts.invoices
@@ -78,28 +101,16 @@ class FactBundle:
                 "open_exceptions": self.open_exceptions}
 
 
-def _strip(eid: str | None, kind: str) -> str | None:
-    prefix = f"Q2C-{kind}-"
-    return eid[len(prefix):] if isinstance(eid, str) and eid.upper().startswith(prefix) else None
-
-
-def _match(key: str | None, known: Any) -> str | None:
-    """External ids are upper-cased (NetSuite's are case-insensitive): map back to the scenario's own id."""
-    if key is None:
-        return None
-    for k in known:
-        if k.upper() == key.upper():
-            return k
-    return key
-
-
 def _dec(v: Any) -> Decimal:
     return Decimal(str(v)) if v is not None else ZERO
 
 
-async def _ns_all(ctx: RunContext, record: str) -> list[dict[str, Any]]:
-    rows = await ctx.vendors.suiteql(f"SELECT id FROM {record.lower()} ORDER BY id")
-    return [await ctx.vendors.ns_get(record, str(r["id"])) for r in rows]
+def _ref(v: Any) -> str | None:
+    return str(v["id"]) if isinstance(v, dict) and v.get("id") is not None else (str(v) if v is not None else None)
+
+
+def _ref_name(v: Any) -> str | None:
+    return v.get("refName") if isinstance(v, dict) else None
 
 
 def _lines(rec: dict[str, Any], sublist: str) -> list[dict[str, Any]]:
@@ -107,336 +118,489 @@ def _lines(rec: dict[str, Any], sublist: str) -> list[dict[str, Any]]:
     return sub.get("items", []) if isinstance(sub, dict) else sub
 
 
-def _ref(v: Any) -> str | None:
-    return str(v["id"]) if isinstance(v, dict) and v.get("id") is not None else (str(v) if v is not None else None)
+def _day(v: Any) -> date:
+    return date.fromisoformat(str(v)[:10])
 
 
-def _aliases(ctx: RunContext) -> dict[str, str]:
-    """The core's engagement ids (upper-cased, as NetSuite external ids are) -> the scenario's engagement names."""
-    out: dict[str, str] = {}
-    for name, er in ctx.engagements.items():
-        key = ctx.core.engagement_key(er) if er.sf_opportunity else None
-        if key:
-            out[key.upper()] = name
-    return out
+def invoice_status(rec: dict[str, Any]) -> str:
+    """What finance reads off a NetSuite invoice: void, paid (nothing left to pay), partially paid or open."""
+    status = rec.get("status")
+    text = ((status.get("refName") if isinstance(status, dict) else status) or "").lower()
+    if "void" in text:
+        return "void"
+    gross, remaining = _dec(rec.get("total")), _dec(rec.get("amountRemaining", rec.get("total")))
+    if remaining == 0 or "paid in full" in text:
+        return "paid"
+    return "partially_paid" if 0 < remaining < gross else "posted"
 
 
-async def read_facts(ctx: RunContext) -> FactBundle:
-    v, w = ctx.vendors, ctx.world
-    alias = _aliases(ctx)
+async def _ns_all(ctx: RunContext, record: str) -> list[dict[str, Any]]:
+    rows = await ctx.vendors.suiteql(f"SELECT id FROM {record.lower()} ORDER BY id")
+    return [await ctx.vendors.ns_get(record, str(r["id"])) for r in rows]
 
-    def eng_of(key: str | None) -> str | None:
-        return alias.get(key.upper(), _match(key, ctx.engagements)) if key else None
 
-    # ---- PSA ------------------------------------------------------------------------------------------------
-    refs = await v.psa_all("external_references", {"service_model": "Engagement"})
-    ws_engagement = {r["subject_id"]: eng_of(r["service_model_ref"]) for r in refs
-                     if r["subject_type"] == "Workspace"}
-    for eng, er in ctx.engagements.items():
-        if er.workspace:
-            ws_engagement.setdefault(er.workspace, eng)
+def _by_name(names: dict[str, str], name: str | None, external_id: str | None, kind: str) -> str | None:
+    """A scenario id by the record's name (what the business set up), else by the external id's tail."""
+    if name is not None and name in names:
+        return names[name]
+    prefix = f"Q2C-{kind}-"
+    if isinstance(external_id, str) and external_id.upper().startswith(prefix):
+        tail = external_id[len(prefix):]
+        return next((v for v in names.values() if v.upper() == tail.upper()), tail)
+    return None
+
+
+@dataclass
+class _Psa:
+    ws_engagement: dict[str, str]
+    time_entries: list[TimeTransaction]
+    raw_time: list[dict[str, Any]]
+    expenses: list[ExpenseTransaction]
+    milestones: list[Milestone]
+    rate_cards: list[RateCard]
+    workspaces: dict[str, dict[str, Any]]
+    change_orders: dict[str, int]  # workspace -> budget change orders
+    projects_of: dict[str, set[str]]  # engagement -> the PSA workspaces referencing it
+
+
+async def _read_psa(ctx: RunContext) -> _Psa:
+    v = ctx.vendors
+    ws_engagement: dict[str, str] = {er.workspace: name for name, er in ctx.engagements.items() if er.workspace}
+    opp_engagement = {er.sf_opportunity: name for name, er in ctx.engagements.items() if er.sf_opportunity}
+    projects_of: dict[str, set[str]] = defaultdict(set)
+    for r in await v.psa_all("external_references", {"service_model": "Engagement"}):
+        if r["subject_type"] == "Workspace":
+            ref = str(r["service_model_ref"]).upper()
+            name = next((e for opp, e in opp_engagement.items() if opp and opp.upper() in ref), None)
+            if name is not None:
+                ws_engagement.setdefault(str(r["subject_id"]), name)
+                projects_of[name].add(str(r["subject_id"]))
     users = {u["id"]: u for u in await v.psa_all("users")}
     roles = {r["id"]: r["name"] for r in await v.psa_all("roles")}
     person_of = {uid: pid for pid, uid in ctx.psa_users.items()}
+    cards = []
     versions = await v.psa_all("rate_card_versions")
-    version_no: dict[str, int] = {}
-    by_card: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for rv in versions:
-        by_card[rv["rate_card_id"]].append(rv)
-    for card_versions in by_card.values():
-        for n, rv in enumerate(sorted(card_versions, key=lambda x: x["effective_date"]), start=1):
-            version_no[rv["id"]] = n
+    for card in await v.psa_all("rate_cards"):
+        mine = sorted((x for x in versions if x["rate_card_id"] == card["id"]), key=lambda x: x["effective_date"])
+        cards.append(RateCard(correlation_id=f"psa-rate-card-{card['id']}", rate_card_id=card["title"],
+                              name=card["title"], versions=[RateCardVersion(
+                                  version=n, effective_from=_day(x["effective_date"]), currency=card["currency"],
+                                  rates=[RoleRate(role=roles.get(r["role_id"], ""), region=r.get("region") or "",
+                                                  rate=Decimal(r["rate_in_cents"]) / 100) for r in x["rates"]])
+                                  for n, x in enumerate(mine, start=1)]))
     raw_time = await v.psa_all("time_entries")
-    time_entries, psa_time = [], {}
-    unbilled = 0
+    time_entries = []
     for e in raw_time:
-        eng = ws_engagement.get(e["workspace_id"])
+        eng = ws_engagement.get(str(e["workspace_id"]))
         if eng is None:
             continue
         user = users.get(e["user_id"], {})
-        approval = {"unsubmitted": "draft"}.get(e.get("approval_state") or "unsubmitted", e.get("approval_state"))
-        tx = TimeTransaction(
-            correlation_id=f"psa-time-{e['id']}", xref={"psa": e["id"]}, time_entry_id=str(e["id"]),
+        time_entries.append(TimeTransaction(
+            correlation_id=f"psa-time-{e['id']}", xref={"psa": str(e["id"])}, time_entry_id=str(e["id"]),
             engagement_id=eng, sow_id=eng, resource_id=person_of.get(e["user_id"], e["user_id"]),
-            role=roles.get(e.get("role_id") or "", user.get("role_id") or ""), region=user.get("region") or "",
-            delivering_entity_id=user.get("legal_entity") or "", work_date=date.fromisoformat(e["date_performed"]),
-            hours=(Decimal(e["time_in_minutes"]) / 60), approval_state=approval, billable=bool(e.get("billable")),
-            billing_status="billed" if e.get("is_invoiced") else "unbilled")
-        time_entries.append(tx)
-        psa_time[str(e["id"])] = e
-        if approval == "approved" and e.get("billable") and not e.get("is_invoiced"):
-            unbilled += 1
+            role=roles.get(e.get("role_id") or user.get("role_id") or "", ""), region=user.get("region") or "",
+            delivering_entity_id=user.get("legal_entity") or "", work_date=_day(e["date_performed"]),
+            hours=Decimal(e["time_in_minutes"]) / 60, approval_state=_approval(e), billable=bool(e.get("billable"))))
     expenses = []
     for x in await v.psa_all("expenses"):
-        eng = ws_engagement.get(x["workspace_id"])
+        eng = ws_engagement.get(str(x["workspace_id"]))
         if eng is None:
             continue
         user = users.get(x["user_id"], {})
         expenses.append(ExpenseTransaction(
-            correlation_id=f"psa-expense-{x['id']}", xref={"psa": x["id"]}, expense_id=str(x["id"]), engagement_id=eng,
-            sow_id=eng, resource_id=person_of.get(x["user_id"], x["user_id"]),
-            delivering_entity_id=user.get("legal_entity") or "", incurred_on=date.fromisoformat(x["date"]),
-            category=x["category"], amount=Decimal(x["amount_in_cents"]) / 100, currency=x.get("currency") or "USD",
-            approval_state={"unsubmitted": "draft"}.get(x.get("approval_state") or "unsubmitted",
-                                                        x.get("approval_state")),
-            billable=bool(x.get("billable")), billing_status="billed" if x.get("is_invoiced") else "unbilled"))
-    milestones: list[Milestone] = []
-    ms_by_eng: dict[str, list[Milestone]] = defaultdict(list)
+            correlation_id=f"psa-expense-{x['id']}", xref={"psa": str(x["id"])}, expense_id=str(x["id"]),
+            engagement_id=eng, sow_id=eng, resource_id=person_of.get(x["user_id"], x["user_id"]),
+            delivering_entity_id=user.get("legal_entity") or "", incurred_on=_day(x["date"]), category=x["category"],
+            amount=Decimal(x["amount_in_cents"]) / 100, currency=x.get("currency") or "USD",
+            approval_state=_approval(x), billable=bool(x.get("billable"))))
     # the integration tags each billing milestone it creates with its own milestone id (an external reference)
-    ms_key = {r["subject_id"]: r["service_model_ref"]
+    ms_key = {str(r["subject_id"]): str(r["service_model_ref"])
               for r in await v.psa_all("external_references", {"service_model": "Milestone"})
               if r["subject_type"] == "BillingMilestone"}
+    milestones = []
     for m in await v.psa_all("billing_milestones"):
-        eng = ws_engagement.get(m["workspace_id"])
+        eng = ws_engagement.get(str(m["workspace_id"]))
         if eng is None:
             continue
-        state = m.get("acceptance_state") or "pending"
-        ms = Milestone(correlation_id=f"psa-milestone-{m['id']}", xref={"psa": m["id"]},
-                       milestone_id=str(ms_key.get(m["id"]) or m["id"]),
-                       sow_id=eng, name=m["title"], amount=Decimal(m["amount_in_cents"]) / 100,
-                       due_date=date.fromisoformat(m["due_date"]) if m.get("due_date") else ctx.now.date(),
-                       status="billed" if m.get("is_invoiced") else "accepted" if state == "accepted" else "planned",
-                       accepted_on=date.fromisoformat(m["accepted_at"][:10]) if m.get("accepted_at") else None)
-        milestones.append(ms)
-        ms_by_eng[eng].append(ms)
-    workspaces = {ws["id"]: ws for ws in await v.psa_all("workspaces")}
-    bcos = await v.psa_all("budget_change_orders")
+        accepted = (m.get("acceptance_state") or "pending") == "accepted"
+        milestones.append(Milestone(
+            correlation_id=f"psa-milestone-{m['id']}", xref={"psa": str(m["id"])},
+            milestone_id=ms_key.get(str(m["id"]), str(m["id"])), sow_id=eng, name=m["title"],
+            amount=Decimal(m["amount_in_cents"]) / 100,
+            due_date=_day(m["due_date"]) if m.get("due_date") else ctx.now.date(),
+            status="accepted" if accepted else "planned",
+            accepted_on=_day(m["accepted_at"]) if m.get("accepted_at") else None))
+    workspaces = {str(w["id"]): w for w in await v.psa_all("workspaces")}
+    bcos: dict[str, int] = defaultdict(int)
+    for b in await v.psa_all("budget_change_orders"):
+        bcos[str(b["workspace_id"])] += 1
+    return _Psa(ws_engagement, time_entries, raw_time, expenses, milestones, cards, workspaces, dict(bcos),
+                dict(projects_of))
 
-    # ---- Salesforce: signed change orders and status write-back ---------------------------------------------
-    crm: dict[str, dict[str, Any]] = {}
+
+def _approval(rec: dict[str, Any]) -> str:
+    state = rec.get("approval_state") or "unsubmitted"
+    return "draft" if state == "unsubmitted" else state
+
+
+@dataclass
+class _Crm:
+    signed: dict[str, Decimal]  # engagement -> the primary quote's net amount
+    amendments: dict[str, list[tuple[Decimal, date]]]  # engagement -> accepted amendment quotes, in order
+    retainer: dict[str, Decimal]
+    status: dict[str, dict[str, Any]]
+
+
+async def _read_crm(ctx: RunContext) -> _Crm:
+    v = ctx.vendors
+    out = _Crm({}, {}, {}, {})
     for eng, er in ctx.engagements.items():
-        if er.sf_opportunity:
-            crm[eng] = await ctx.core.crm_status(ctx, er)
-    signed = await ctx.core.signed_change_orders(ctx)  # engagement -> [(number, value_delta, budget_delta, date)]
+        if not er.sf_opportunity:
+            continue
+        quotes = await v.sf_query("SELECT Id, SBQQ__NetAmount__c, SBQQ__Primary__c, SBQQ__Type__c, SBQQ__Status__c, "
+                                  f"LastModifiedDate FROM SBQQ__Quote__c WHERE SBQQ__Opportunity2__c = "
+                                  f"'{er.sf_opportunity}' ORDER BY Id")
+        primary = [q for q in quotes if q.get("SBQQ__Primary__c")]
+        if primary:
+            out.signed[eng] = _dec(primary[0]["SBQQ__NetAmount__c"])
+        out.amendments[eng] = [(_dec(q["SBQQ__NetAmount__c"]), _day(q["LastModifiedDate"])) for q in quotes
+                               if q.get("SBQQ__Type__c") == "Amendment" and q.get("SBQQ__Status__c") == "Accepted"]
+        if er.spec.billing == "retainer":
+            rows = await v.sf_query(f"SELECT Id, Q2C_Retainer_Amount__c FROM Opportunity WHERE Id = "
+                                    f"'{er.sf_opportunity}'")
+            if rows and rows[0].get("Q2C_Retainer_Amount__c") is not None:
+                out.retainer[eng] = _dec(rows[0]["Q2C_Retainer_Amount__c"])
+        out.status[eng] = await ctx.core.crm_status(ctx, er)
+    return out
 
-    # ---- statements of work -----------------------------------------------------------------------------------
-    sows, engagements, change_orders, baselines = [], [], [], {}
+
+def _statements_of_work(ctx: RunContext, psa: _Psa, crm: _Crm) -> tuple[list[StatementOfWork], list[ChangeOrder]]:
+    """The contract as signed in the CRM and as the PSA runs it; terms the scenario declares."""
+    sows, change_orders = [], []
+    ms_by_eng: dict[str, list[Milestone]] = defaultdict(list)
+    for m in psa.milestones:
+        ms_by_eng[m.sow_id].append(m)
     for eng, er in ctx.engagements.items():
         spec = er.spec
-        client = w.clients[spec.client]
-        engagements.append(Engagement(correlation_id=f"scenario-{eng}", engagement_id=eng, client_id=client.client_id,
-                                      name=spec.name or eng, contracting_entity_id=spec.entity,
-                                      delivering_entity_ids=sorted({spec.entity, *spec.delivering_entities}),
-                                      currency=spec.currency))
+        signed = crm.signed.get(eng, spec.value)
         budget = spec.budget if spec.budget is not None else spec.value
-        baseline = ContractVersion(version=1, value=spec.value, budget=budget, end_date=spec.end)
-        baselines[eng] = baseline
+        declared = sorted(er.change_orders, key=lambda c: c.number)
         cos = []
-        for n, (number, value_delta, budget_delta, on) in enumerate(signed.get(eng, []), start=1):
-            cos.append(ChangeOrder(correlation_id=f"scenario-{eng}-co{number}", change_order_id=f"{eng}-CO{number}",
-                                   sow_id=eng, number=number, value_delta=value_delta, budget_delta=budget_delta,
-                                   approval_state="approved", approved_on=on,
-                                   asc606_classification="prospective"))
+        for n, (delta, on) in enumerate(crm.amendments.get(eng, []), start=1):
+            budget_delta = declared[n - 1].budget_delta if n <= len(declared) else delta
+            cos.append(ChangeOrder(correlation_id=f"scenario-{eng}-co{n}", change_order_id=f"{eng}-CO{n}",
+                                   sow_id=eng, number=n, value_delta=delta, budget_delta=budget_delta,
+                                   approval_state="approved", approved_on=on, asc606_classification="prospective"))
         change_orders += cos
-        ws = workspaces.get(er.workspace or "")
-        applied = [b for b in bcos if b["workspace_id"] == er.workspace]
+        ws = psa.workspaces.get(er.workspace or "")
         if ws is not None:
-            cur_value = Decimal(ws["price_in_cents"]) / 100 if ws.get("price_in_cents") is not None else spec.value
+            value = Decimal(ws["price_in_cents"]) / 100 if ws.get("price_in_cents") is not None else signed
             cur_budget = Decimal(ws["budget_in_cents"]) / 100 if ws.get("budget_in_cents") is not None else budget
+            version = 1 + psa.change_orders.get(er.workspace or "", 0)
         else:
-            cur_value, cur_budget = spec.value, budget
-        current = ContractVersion(version=1 + len(applied), value=cur_value, budget=cur_budget,
-                                  change_order_id=f"{eng}-CO{len(applied)}" if applied else None, end_date=spec.end)
+            value, cur_budget, version = signed, budget, 1
+        fee = signed + total(c.value_delta for c in cos)
         policy = FxPolicy(**spec.fx_policy.model_dump()) if spec.fx_policy else FxPolicy(
             rate_type="corporate", rate_date_rule="work_date")
+        plan: Any
         if spec.billing == "fixed_fee":
-            ms = ms_by_eng.get(eng, [])
-            plan: Any = FixedFeePlan(correlation_id=f"scenario-{eng}", billing_plan_id=f"{eng}-PLAN",
-                                     fee=sum((m.amount for m in ms), ZERO), milestones=ms)
+            plan = FixedFeePlan(correlation_id=f"scenario-{eng}", billing_plan_id=f"{eng}-PLAN", fee=fee,
+                                milestones=ms_by_eng.get(eng, []))
         elif spec.billing == "retainer":
             plan = RetainerPlan(correlation_id=f"scenario-{eng}", billing_plan_id=f"{eng}-PLAN",
                                 retainer_amount=spec.retainer_amount or spec.value, rate_card_id=spec.rate_card,
                                 fx_policy=policy if spec.rate_card else None)
         else:
+            # a change order raises a not-to-exceed cap by its value (docs/scenarios.md, contract terms)
+            cap = spec.not_to_exceed + total(c.value_delta for c in cos) if spec.not_to_exceed is not None else None
             plan = TimeAndMaterialsPlan(correlation_id=f"scenario-{eng}", billing_plan_id=f"{eng}-PLAN",
-                                        rate_card_id=spec.rate_card or "", fx_policy=policy,
-                                        not_to_exceed=spec.not_to_exceed)
-        sows.append(StatementOfWork(correlation_id=f"scenario-{eng}", xref={"psa": er.workspace or ""}, sow_id=eng,
-                                    engagement_id=eng, currency=spec.currency, baseline=baseline, current=current,
-                                    billing_plan=plan))
+                                        rate_card_id=spec.rate_card or "", fx_policy=policy, not_to_exceed=cap)
+        sows.append(StatementOfWork(
+            correlation_id=f"scenario-{eng}", xref={"psa": er.workspace or ""}, sow_id=eng, engagement_id=eng,
+            currency=spec.currency, baseline=ContractVersion(version=1, value=signed, budget=budget, end_date=spec.end),
+            current=ContractVersion(version=version, value=value, budget=cur_budget, end_date=spec.end),
+            billing_plan=plan))
+    return sows, change_orders
 
-    # ---- NetSuite -------------------------------------------------------------------------------------------
-    subs = {str(s["id"]): _match(_strip(s.get("externalId"), "ENTITY"), w.entities)
+
+async def read_facts(ctx: RunContext) -> FactBundle:
+    v, w = ctx.vendors, ctx.world
+    psa = await _read_psa(ctx)
+    crm = await _read_crm(ctx)
+    sows, change_orders = _statements_of_work(ctx, psa, crm)
+    opp_engagement = {er.sf_opportunity: name for name, er in ctx.engagements.items() if er.sf_opportunity}
+
+    def engagement_in(text: str | None) -> str | None:
+        # NetSuite external ids are case-insensitive (and may come back upper-cased)
+        return next((name for opp, name in opp_engagement.items() if opp and text and opp.upper() in text.upper()),
+                    None)
+
+    # ---- NetSuite ------------------------------------------------------------------------------------------------
+    entity_names = {e.name: e.entity_id for e in w.entities.values()}
+    client_names = {c.name: c.client_id for c in w.clients.values()}
+    ic_names = {f"IC {e.name}"[:83]: e.entity_id for e in w.entities.values()}
+    subs = {str(s["id"]): _by_name(entity_names, s.get("name"), s.get("externalId"), "ENTITY")
             for s in await _ns_all(ctx, "subsidiary")}
-    customers = {str(c["id"]): _match(_strip(c.get("externalId"), "CLIENT"), w.clients)
-                 for c in await _ns_all(ctx, "customer")}
-    jobs = {str(j["id"]): eng_of(_strip(j.get("externalId"), "ENGAGEMENT")) for j in await _ns_all(ctx, "job")}
+    customers: dict[str, str | None] = {}
+    ic_customers: dict[str, str] = {}
+    for c in await _ns_all(ctx, "customer"):
+        if c.get("companyName") in ic_names:
+            ic_customers[str(c["id"])] = ic_names[c["companyName"]]
+        else:
+            customers[str(c["id"])] = _by_name(client_names, c.get("companyName"), c.get("externalId"), "CLIENT")
+    jobs = {str(j["id"]): engagement_in(j.get("externalId")) or engagement_in(j.get("entityId"))
+            for j in await _ns_all(ctx, "job")}
+    records_of: dict[str, set[str]] = defaultdict(set)
+    for eng in ctx.engagements:
+        records_of[f"engagement {eng} / PSA project"] |= psa.projects_of.get(eng, set())
+        records_of[f"engagement {eng} / NetSuite project"] |= {j for j, e in jobs.items() if e == eng}
+    for cid, client in customers.items():
+        if client is not None:
+            records_of[f"client {client} / NetSuite customer"].add(cid)
+    for row in await v.suiteql("SELECT id, externalid FROM timebill ORDER BY id"):
+        tail = str(row.get("externalid") or "").rpartition("-")[2]
+        if tail:
+            records_of[f"PSA time entry {tail} / NetSuite time bill"].add(str(row["id"]))
+    currencies = {str(c["id"]): c.get("symbol") or c.get("name") for c in await _ns_all(ctx, "currency")}
+    fx = FxBook()
+    for r in await _ns_all(ctx, "currencyRate"):
+        src, dst = currencies.get(_ref(r.get("transactionCurrency")) or ""), currencies.get(_ref(r.get("baseCurrency")) or "")
+        if src and dst:
+            fx.add("corporate", src, dst, _day(r["effectiveDate"]), _dec(r["exchangeRate"]))
+    for (rate_type, src, dst, day), rate in w.fx.items():
+        if rate_type != "corporate":  # NetSuite's currency rates are the corporate ones; other types are declared
+            fx.add(rate_type, src, dst, day, rate)
+    contracts = []
+    for so in await _ns_all(ctx, "salesOrder"):
+        eng = jobs.get(_ref(so.get("job")) or "")
+        if eng is None:
+            continue
+        lines = _lines(so, "item")
+        baseline = [_dec(ln.get("amount")) for ln in lines if "baseline" in (ln.get("description") or "")]
+        contracts.append(ContractFact(
+            sow_id=eng, currency=_ref_name(so.get("currency")) or "", signed_baseline=crm.signed.get(eng, ZERO),
+            kept_baseline=baseline[0] if len(baseline) == 1 else None, erp_value=total(_dec(ln.get("amount"))
+                                                                                     for ln in lines),
+            erp_change_orders=sum(1 for ln in lines if "change order" in (ln.get("description") or "")),
+            psa_value=next((s.current.value for s in sows if s.sow_id == eng), None)))
     raw_invoices = await _ns_all(ctx, "invoice")
-    sow_index = {s.sow_id: s for s in sows}
-    invoices: list[InvoiceEvent] = []
+    invoices, cross_charges, tax_rates, notes, subsidiary_of = [], [], {}, {}, {}
     for rec in raw_invoices:
-        inv = _invoice(rec, ctx, subs, customers, jobs, sow_index, psa_time, version_no, eng_of)
+        memo = rec.get("memo") or ""
+        ic = IC_MEMO_RE.search(memo)
+        if _ref(rec.get("entity")) in ic_customers and ic is not None:
+            cross_charges.append(CrossChargeFact(
+                client_invoice_id=ic["invoice"], delivering_entity_id=subs.get(_ref(rec.get("subsidiary")) or "") or "",
+                contracting_entity_id=ic_customers[_ref(rec.get("entity")) or ""],
+                currency=_ref_name(rec.get("currency")) or "", amount=_dec(rec.get("total")),
+                ref=str(rec.get("tranId") or rec["id"])))
+            continue
+        inv = _invoice(rec, subs, customers, jobs, engagement_in)
         if inv is not None:
             invoices.append(inv)
+            tax_rates[inv.invoice_id] = _dec(rec.get("taxRate"))
+            notes[inv.invoice_id] = memo
+            subsidiary_of[inv.invoice_id] = inv.contracting_entity_id
     raw_payments = await _ns_all(ctx, "customerPayment")
     payments, applications = [], []
-    inv_by_ns = {i.xref.get("netsuite"): i.invoice_id for i in invoices}
+    inv_by_ns = {i.xref["netsuite"]: i for i in invoices}
+    pay_by_eng: dict[str, list[CashApplication]] = defaultdict(list)
     for p in raw_payments:
-        cur = p.get("currency", {})
-        currency = cur.get("refName") if isinstance(cur, dict) else None
+        currency = _ref_name(p.get("currency")) or "USD"
         pay_id = str(p.get("tranId") or p["id"])
         payments.append(Payment(correlation_id=f"ns-payment-{p['id']}", xref={"netsuite": str(p["id"])},
                                 payment_id=pay_id, client_id=customers.get(_ref(p.get("customer")) or "") or "",
-                                received_on=date.fromisoformat(str(p["tranDate"])[:10]), currency=currency or "USD",
-                                amount=_dec(p["payment"])))
-        apps = [AppliedAmount(invoice_id=inv_by_ns.get(_ref(a.get("doc")), _ref(a.get("doc")) or ""),
+                                received_on=_day(p["tranDate"]), currency=currency, amount=_dec(p["payment"])))
+        apps = [AppliedAmount(invoice_id=inv_by_ns[d].invoice_id if (d := _ref(a.get("doc")) or "") in inv_by_ns else d,
                               amount=_dec(a["amount"])) for a in _lines(p, "apply")]
-        applications.append(CashApplication(correlation_id=f"ns-payment-{p['id']}", application_id=f"APP-{pay_id}",
-                                            payment_id=pay_id, currency=currency or "USD", applications=apps,
-                                            unapplied=_dec(p.get("unapplied"))))
+        app = CashApplication(correlation_id=f"ns-payment-{p['id']}", application_id=f"APP-{pay_id}",
+                              payment_id=pay_id, currency=currency, applications=apps,
+                              unapplied=_dec(p.get("unapplied")))
+        applications.append(app)
+        for eng in sorted({inv_by_ns[_ref(a.get("doc")) or ""].engagement_id for a in _lines(p, "apply")
+                           if (_ref(a.get("doc")) or "") in inv_by_ns}):
+            pay_by_eng[eng].append(app)
 
-    # billed = on a line of an invoice the core issued in NetSuite (the ERP is the book of record; the PSA's own
-    # is_invoiced flag is set only when the PSA itself invoices, which this core does not do)
+    # billed = on a line of an invoice the core issued in NetSuite (the ERP is the book of record)
     billed_ids = {(ln.kind, s) for i in invoices if i.status != "void" for ln in i.lines for s in ln.source_ids}
     time_entries = [t.model_copy(update={"billing_status": "billed"}) if ("time", t.time_entry_id) in billed_ids
-                    or t.billing_status == "billed" else t for t in time_entries]
-    expenses = [x.model_copy(update={"billing_status": "billed"}) if ("expense", x.expense_id) in billed_ids
-                or x.billing_status == "billed" else x for x in expenses]
+                    else t for t in psa.time_entries]
+    expenses = [x.model_copy(update={"billing_status": "billed"}) if ("expense", x.expense_id) in billed_ids else x
+                for x in psa.expenses]
     milestones = [m.model_copy(update={"status": "billed"}) if ("milestone", m.milestone_id) in billed_ids
-                  and m.status == "accepted" else m for m in milestones]
-    sows = [sow.model_copy(update={"billing_plan": sow.billing_plan.model_copy(update={"milestones": [
-        m for m in milestones if m.sow_id == sow.sow_id]})}) if isinstance(sow.billing_plan, FixedFeePlan) else sow
-        for sow in sows]
+                  and m.status == "accepted" else m for m in psa.milestones]
     unbilled = sum(1 for t in time_entries if t.approval_state == "approved" and t.billable
                    and t.billing_status != "billed")
-    retainers = _retainers(sows, invoices, payments, applications)
-    facts = Facts(invoices=invoices, time_entries=time_entries, expenses=expenses, retainers=retainers,
-                  rate_cards=list(w.rate_cards.values()), fx_rates=w.fx, engagements=engagements,
-                  statements_of_work=sows, original_baselines=baselines, change_orders=change_orders,
-                  milestones=milestones, clients=list(w.clients.values()), legal_entities=list(w.entities.values()),
-                  payments=payments, cash_applications=applications)
+    engagements = [Engagement(correlation_id=f"scenario-{eng}", engagement_id=eng,
+                              client_id=w.clients[er.spec.client].client_id, name=er.spec.name or eng,
+                              contracting_entity_id=er.spec.entity,
+                              delivering_entity_ids=sorted({er.spec.entity, *er.spec.delivering_entities}),
+                              currency=er.spec.currency) for eng, er in ctx.engagements.items()]
+    # an opportunity shows the invoice it names; nothing written as paid yet reads as 0 paid
+    crm_facts = [CrmStatusFact(eng, str(f[CRM_FIELDS[0]]), f.get(CRM_FIELDS[1]),
+                               _dec(f[CRM_FIELDS[2]]) if f.get(CRM_FIELDS[2]) is not None else None,
+                               _dec(f.get(CRM_FIELDS[3])))
+                 for eng, f in crm.status.items() if f.get(CRM_FIELDS[0])]
+    facts = Facts(
+        invoices=invoices, time_entries=time_entries, expenses=expenses, rate_cards=psa.rate_cards, fx_rates=fx,
+        engagements=engagements, statements_of_work=sows, change_orders=change_orders, contracts=contracts,
+        milestones=milestones, retainers=_retainers(sows, invoices, payments, applications, crm.retainer),
+        cross_charges=cross_charges, intercompany_markup_percent=ctx.scenario.master_data.intercompany_markup_percent,
+        clients=list(w.clients.values()), legal_entities=list(w.entities.values()), tax_rates=dict(w.tax_rates),
+        invoice_tax_rates=tax_rates, invoice_notes=notes, payments=payments, cash_applications=applications,
+        crm=crm_facts)
     facts = await ctx.core.extend_facts(ctx, facts)
     by_eng: dict[str, list[InvoiceEvent]] = defaultdict(list)
-    for i in invoices:
+    for i in sorted(invoices, key=lambda i: (i.invoice_date, int(i.xref["netsuite"]))):
         by_eng[i.engagement_id].append(i)
     exc = await ctx.core.exceptions()
-    return FactBundle(facts, raw_invoices, raw_time, raw_payments, crm, dict(by_eng), unbilled,
-                      open_exceptions=sum(1 for e in exc if e.get("status") in ("open", "retrying")),
-                      exceptions_total=len(exc))
+    return FactBundle(facts, raw_invoices, psa.raw_time, raw_payments, crm.status, dict(by_eng), dict(pay_by_eng),
+                      unbilled, open_exceptions=sum(1 for e in exc if e.get("status") in ("open", "retrying")),
+                      exceptions_total=len(exc), subsidiary_of=subsidiary_of, records_of=dict(records_of))
 
 
 def _retainers(sows: list[StatementOfWork], invoices: list[InvoiceEvent], payments: list[Payment],
-               applications: list[CashApplication]) -> list[RetainerFact]:
-    """Invariant 6 from NetSuite: per retainer plan, receipts = payments applied to the retainer invoice
-    (``INV-<engagement>-RETAINER``), drawdowns = the ``retainer_drawdown`` lines of the engagement's invoices, in
-    date order (a receipt before a drawdown on the same day); the stated balance is what the last drawdown line
-    says is left."""
+               applications: list[CashApplication], agreed: dict[str, Decimal]) -> list[RetainerFact]:
+    """Invariant 6 from NetSuite: per retainer plan, the retainer invoice (the one billing the retainer itself),
+    receipts = payments applied to it, and per later invoice the drawdown (its negative retainer lines) beside the
+    time it bills; the stated balance is what the last drawdown line says is left."""
     out = []
     paid_on = {p.payment_id: p.received_on for p in payments}
     for sow in sows:
         plan = sow.billing_plan
         if not isinstance(plan, RetainerPlan):
             continue
-        invs = [i for i in invoices if i.engagement_id == sow.engagement_id and i.status != "void"]
-        ret_ids = {i.invoice_id for i in invs if i.invoice_id.upper().endswith("-RETAINER")}
+        invs = sorted((i for i in invoices if i.engagement_id == sow.engagement_id and i.status != "void"),
+                      key=lambda i: (i.invoice_date, int(i.xref["netsuite"])))
+        retainer_invoices = [i for i in invs if i.invoice_id.upper().endswith("-RETAINER")]
         events: list[tuple[date, int, str, RetainerEvent]] = []
         for app in applications:
             for a in app.applications:
-                if a.invoice_id in ret_ids:
+                if a.invoice_id in {i.invoice_id for i in retainer_invoices}:
                     events.append((paid_on.get(app.payment_id, date.min), 0, app.payment_id,
                                    RetainerEvent(ref=app.payment_id, kind="receipt", amount=a.amount)))
         stated: Decimal | None = None
-        for i in sorted(invs, key=lambda i: (i.invoice_date, i.invoice_id)):
-            for ln in i.lines:
-                if ln.kind == "retainer_drawdown":
-                    events.append((i.invoice_date, 1, i.invoice_id, RetainerEvent(
-                        ref=ln.source_ids[0] if ln.source_ids else ln.line_id, kind="drawdown", amount=-ln.amount)))
-                    m = BALANCE_RE.search(ln.description)
-                    stated = Decimal(m["after"]) if m else stated
+        for i in invs:
+            if i in retainer_invoices:
+                continue
+            drawn = [ln for ln in i.lines if ln.kind == "retainer_drawdown"]
+            time_billed = total(ln.amount for ln in i.lines if ln.kind == "time")
+            if drawn or time_billed:
+                events.append((i.invoice_date, 1, i.invoice_id, RetainerEvent(
+                    ref=i.invoice_id, kind="drawdown", amount=-total(ln.amount for ln in drawn), covers=time_billed)))
+            for ln in drawn:
+                m = BALANCE_RE.search(ln.description)
+                stated = Decimal(m["after"]) if m else stated
         events.sort(key=lambda e: e[:3])
         out.append(RetainerFact(retainer_id=plan.billing_plan_id, currency=sow.currency,
-                                events=[e[3] for e in events], stated_balance=stated))
+                                events=[e[3] for e in events], stated_balance=stated,
+                                agreed_amount=agreed.get(sow.engagement_id, plan.retainer_amount),
+                                invoiced_amount=total(i.net_total for i in retainer_invoices)
+                                if retainer_invoices else None))
     return out
 
 
-def _invoice(rec: dict[str, Any], ctx: RunContext, subs: dict, customers: dict, jobs: dict,
-             sows: dict[str, StatementOfWork], psa_time: dict[str, dict[str, Any]],
-             version_no: dict[str, int], eng_of: Any) -> InvoiceEvent | None:
+def _invoice(rec: dict[str, Any], subs: dict[str, str | None], customers: dict[str, str | None],
+             jobs: dict[str, str | None], engagement_in: Any) -> InvoiceEvent | None:
     memo = MEMO_RE.search(rec.get("memo") or "")
-    if memo is None:
-        return None  # not an invoice the core issued (or an intercompany one: see extend_facts)
-    invoice_id, sow_id = memo["invoice"], eng_of(memo["sow"]) or memo["sow"]
-    cur = rec.get("currency", {})
-    currency = cur.get("refName") if isinstance(cur, dict) else "USD"
-    engagement = jobs.get(_ref(rec.get("job")) or "") or sow_id
-    sow = sows.get(sow_id)
+    engagement = jobs.get(_ref(rec.get("job")) or "") or engagement_in(rec.get("memo"))
+    if memo is None or engagement is None:
+        return None  # not an invoice the core issued for one of the scenario's engagements
+    currency = _ref_name(rec.get("currency")) or "USD"
     lines = []
     for n, ln in enumerate(_lines(rec, "item"), start=1):
         m = LINE_RE.search(ln.get("description") or "")
-        kind = m["kind"] if m else "adjustment"
-        sources = [s for s in (m["sources"].split(",") if m else []) if s]
-        line_version = int(m["version"]) if m else int(memo["version"])
-        amount = _dec(ln.get("amount"))
-        extra: dict[str, Any] = {}
-        if kind == "time" and len(sources) == 1 and sources[0] in psa_time and sow is not None:
-            e = psa_time[sources[0]]
-            plan = sow.billing_plan
-            policy = getattr(plan, "fx_policy", None)
-            rate = Decimal(e["rate_in_cents"]) / 100 if e.get("rate_in_cents") is not None else None
-            card = ctx.world.rate_cards.get(getattr(plan, "rate_card_id", "") or "")
-            if policy is not None and card is not None:
-                inv_date = date.fromisoformat(str(rec["tranDate"])[:10])
-                on = fx_rate_date(policy, work_date=date.fromisoformat(e["date_performed"]), invoice_date=inv_date)
-                src_cur = card.versions[0].currency
-                try:
-                    fx = ctx.world.fx.rate(policy.rate_type, src_cur, currency, on)
-                except Exception:
-                    fx = None
-                extra = {"applied_rate": rate, "rate_card_version": version_no.get(e.get("rate_card_version_id") or ""),
-                         "fx_rate_type": policy.rate_type, "fx_rate_date": on, "fx_rate": fx}
-        lines.append(InvoiceLine(line_id=f"{invoice_id}-{n}", kind=kind, description=ln.get("description") or "",
-                                 quantity=_dec(ln.get("quantity")), unit_price=_dec(ln.get("rate")), amount=amount,
-                                 source_ids=sources, contract_version=line_version, **extra))
-    lines = _with_tax(lines, _dec(rec.get("taxRate")), _dec(rec.get("taxTotal")), currency)
+        lines.append(InvoiceLine(line_id=f"{memo['invoice']}-{n}", kind=m["kind"] if m else "adjustment",
+                                 description=ln.get("description") or "", quantity=_dec(ln.get("quantity")),
+                                 unit_price=_dec(ln.get("rate")), amount=_dec(ln.get("amount")),
+                                 source_ids=[s for s in (m["sources"].split(",") if m else []) if s],
+                                 contract_version=int(m["version"]) if m else int(memo["version"])))
+    rate, tax = _dec(rec.get("taxRate")), _dec(rec.get("taxTotal"))
     return InvoiceEvent(
-        correlation_id=f"ns-invoice-{rec['id']}", xref={"netsuite": str(rec["id"])}, invoice_id=invoice_id,
-        sow_id=sow_id, engagement_id=engagement, client_id=customers.get(_ref(rec.get("entity")) or "") or "",
-        contracting_entity_id=subs.get(_ref(rec.get("subsidiary")) or "") or "",
-        invoice_date=date.fromisoformat(str(rec["tranDate"])[:10]), currency=currency,
-        contract_version=int(memo["version"]), lines=lines, net_total=_dec(rec.get("subtotal")),
-        tax_total=_dec(rec.get("taxTotal")), gross_total=_dec(rec.get("total")), status=invoice_status(rec),
+        correlation_id=f"ns-invoice-{rec['id']}", xref={"netsuite": str(rec["id"]),
+                                                        "netsuite_tran_id": str(rec.get("tranId") or rec["id"])},
+        invoice_id=memo["invoice"], sow_id=engagement, engagement_id=engagement,
+        client_id=customers.get(_ref(rec.get("entity")) or "") or "",
+        contracting_entity_id=subs.get(_ref(rec.get("subsidiary")) or "") or "", invoice_date=_day(rec["tranDate"]),
+        currency=currency, contract_version=int(memo["version"]), lines=_with_tax(lines, rate, tax, currency),
+        net_total=_dec(rec.get("subtotal")), tax_total=tax, gross_total=_dec(rec.get("total")),
+        status=invoice_status(rec),  # type: ignore[arg-type]
         booking_fx_rate=_dec(rec["exchangeRate"]) if rec.get("exchangeRate") is not None else None)
 
 
 def _with_tax(lines: list[InvoiceLine], rate: Decimal, header_tax: Decimal, currency: str) -> list[InvoiceLine]:
-    """NetSuite states one tax rate per invoice and computes the tax on the subtotal; a line's tax is its amount at
-    that rate, rounded. Per-line rounding may differ from the header by at most half a minor unit per line: that
-    residue goes on the largest line (anything bigger stays visible to invariant 11)."""
+    """NetSuite states one tax rate per invoice and computes the tax on the subtotal: a line's share is its amount
+    at that rate, the rounding residue on the largest line (invariant 11 checks the header against the rules)."""
     if not lines:
         return lines
-    from q2c_harness.billing import round_money
-
-    code = "STANDARD" if rate > 0 else "OUTSIDE_SCOPE" if header_tax == 0 else "STANDARD"
-    taxes = [round_money(ln.amount * rate / 100, currency) for ln in lines]
-    diff = header_tax - sum(taxes, ZERO)
-    if diff and abs(diff) <= Decimal("0.005") * len(lines) + Decimal("0.01"):
-        big = max(range(len(lines)), key=lambda i: lines[i].amount)
-        taxes[big] += diff
-    return [ln.model_copy(update={"tax_amount": t, "tax_code": code if rate > 0 else ln.tax_code})
-            for ln, t in zip(lines, taxes)]
-
-
-def selected_invariants(scenario: Scenario) -> set[str]:
-    return set(INVARIANT_NAMES) if scenario.invariants == "all" else set(scenario.invariants)
+    taxes = [money(ln.amount * rate / 100, currency) for ln in lines]
+    big = max(range(len(lines)), key=lambda i: lines[i].amount)
+    taxes[big] += header_tax - total(taxes)
+    code = "STANDARD" if rate > 0 else "NONE"
+    return [ln.model_copy(update={"tax_amount": t, "tax_code": code}) for ln, t in zip(lines, taxes)]
 
 
 def check_expectations(ctx: RunContext, bundle: FactBundle, expect: Expectations) -> list[str]:
-    out = []
+    """The scenario's golden expectations, exactly (Decimal), against what the vendors hold."""
+    out: list[str] = []
+    by_period: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for e in expect.invoices:
+        if e.period is not None:
+            by_period[(e.engagement, e.period)].append(e)
+    for (eng, period), wanted in sorted(by_period.items()):
+        got = [i for i in bundle.invoices_by_engagement.get(eng, []) if i.invoice_date.isoformat()[:7] == period]
+        if len(got) != len(wanted):
+            out.append(f"engagement {eng}, {period}: expected {len(wanted)} invoice(s) in NetSuite, found {len(got)} "
+                       f"({', '.join(i.invoice_id for i in got) or 'none'})")
+        for n, (e, inv) in enumerate(zip(wanted, got), start=1):
+            facts = {"net": inv.net_total, "tax": inv.tax_total, "gross": inv.gross_total, "currency": inv.currency,
+                     "subsidiary": bundle.subsidiary_of.get(inv.invoice_id), "lines": len(inv.lines),
+                     "status": inv.status}
+            for name, actual in facts.items():
+                want = getattr(e, name)
+                if want is not None and want != actual:
+                    out.append(f"engagement {eng}, {period} invoice {n} ({inv.invoice_id}): expected {name} {want}, "
+                               f"NetSuite shows {actual}")
     for e in expect.invoices:
         invs = [i for i in bundle.invoices_by_engagement.get(e.engagement, []) if i.status != "void"]
         if e.count is not None and len(invs) != e.count:
             out.append(f"engagement {e.engagement}: expected {e.count} invoice(s) in NetSuite, found {len(invs)} "
                        f"({', '.join(i.invoice_id for i in invs) or 'none'})")
-        if e.net_total is not None:
-            total = sum((i.net_total for i in invs), ZERO)
-            if total != e.net_total:
-                out.append(f"engagement {e.engagement}: expected invoiced net {e.net_total}, NetSuite shows {total}")
-        if e.currency is not None and any(i.currency != e.currency for i in invs):
-            out.append(f"engagement {e.engagement}: expected currency {e.currency}, NetSuite shows "
-                       f"{sorted({i.currency for i in invs})}")
-        if e.status is not None and any(i.status != e.status for i in invs):
-            out.append(f"engagement {e.engagement}: expected every invoice {e.status!r}, NetSuite shows "
-                       f"{[(i.invoice_id, i.status) for i in invs]}")
+        if e.period is None:
+            if e.net is not None and total(i.net_total for i in invs) != e.net:
+                out.append(f"engagement {e.engagement}: expected invoiced net {e.net}, NetSuite shows "
+                           f"{total(i.net_total for i in invs)}")
+            if e.currency is not None and any(i.currency != e.currency for i in invs):
+                out.append(f"engagement {e.engagement}: expected currency {e.currency}, NetSuite shows "
+                           f"{sorted({i.currency for i in invs})}")
+            if e.status is not None and any(i.status != e.status for i in invs):
+                out.append(f"engagement {e.engagement}: expected every invoice {e.status!r}, NetSuite shows "
+                           f"{[(i.invoice_id, i.status) for i in invs]}")
+    for eng in sorted({p.engagement for p in expect.payments}):
+        wanted = [p for p in expect.payments if p.engagement == eng]
+        got = bundle.payments_by_engagement.get(eng, [])
+        if len(got) != len(wanted):
+            out.append(f"engagement {eng}: expected {len(wanted)} payment(s) applied in NetSuite, found {len(got)}")
+        for n, (e, app) in enumerate(zip(wanted, got), start=1):
+            actual = {"applied": total(a.amount for a in app.applications), "unapplied": app.unapplied}
+            for name, value in actual.items():
+                want = getattr(e, name)
+                if want is not None and want != value:
+                    out.append(f"engagement {eng}, payment {n} ({app.payment_id}): expected {name} {want}, NetSuite "
+                               f"shows {value}")
+    contracts = {c.sow_id: c for c in bundle.facts.contracts}
+    sows = {s.sow_id: s for s in bundle.facts.statements_of_work}
+    for c in expect.contracts:
+        fact, sow = contracts.get(c.engagement), sows.get(c.engagement)
+        seen = {"baseline (signed quote)": fact.signed_baseline if fact else None,
+                "baseline (NetSuite contract)": fact.kept_baseline if fact else None,
+                "value (NetSuite contract)": fact.erp_value if fact else None,
+                "value (PSA project)": fact.psa_value if fact else None,
+                "version (PSA project)": sow.current.version if sow else None}
+        for name, actual in seen.items():
+            want = c.version if name.startswith("version") else c.value if name.startswith("value") else c.baseline
+            if want is not None and want != actual:
+                out.append(f"engagement {c.engagement}: expected contract {name} {want}, found {actual}")
     if expect.exceptions is not None:
         x = expect.exceptions
         if x.open is not None and bundle.open_exceptions != x.open:
@@ -451,17 +615,30 @@ def check_expectations(ctx: RunContext, bundle: FactBundle, expect: Expectations
     if expect.unbilled_approved_time is not None and bundle.unbilled_approved_time != expect.unbilled_approved_time:
         out.append(f"expected {expect.unbilled_approved_time} approved billable PSA time entries left uninvoiced, "
                    f"found {bundle.unbilled_approved_time}")
-    for eng, version in expect.contract_versions.items():
-        sow = next((s for s in bundle.facts.statements_of_work if s.sow_id == eng), None)
-        if sow is None or sow.current.version != version:
-            out.append(f"engagement {eng}: expected contract version {version} in the PSA, found "
-                       f"{sow.current.version if sow else None}")
     return out
 
 
-async def integration_checks(ctx: RunContext, bundle: FactBundle) -> list[Violation]:
-    """Invariant 14: replay left the ERP unchanged (recorded by replay steps), cross-references one-to-one,
-    the audit hash chain verifies."""
-    out = list(getattr(ctx, "replay_violations", []))
-    out += await ctx.core.integration_violations(ctx)
-    return out
+def one_to_one(bundle: FactBundle) -> Tally:
+    """Invariant 14: each business object stands for one record in each system (no duplicate project, customer or
+    time bill), whatever retries, replays and redeliveries happened."""
+    t = Tally("14.xref_one_to_one")
+    for what, records in sorted(bundle.records_of.items()):
+        if records or what.endswith("PSA project") or what.endswith("NetSuite project"):
+            t.same(1, len(records), f"{what}: {len(records)} record(s) {sorted(records)}", *sorted(records))
+    return t
+
+
+async def integration_results(ctx: RunContext, bundle: FactBundle) -> list[InvariantResult]:
+    """Invariant 14: replays left the vendors unchanged (compared by the replay steps), one record per business
+    object, and what the core's driver can show (audit chain, each business event taken once)."""
+    replay = Tally("14.replay_idempotent")
+    for check in ctx.replay_checks:
+        replay.check(check.before == check.after, f"replaying {check.what} changed the vendors' records",
+                     check.before_summary, check.after_summary, *check.changed)
+    return [result_of(replay), result_of(one_to_one(bundle)), *await ctx.core.integration_results(ctx)]
+
+
+def selected_invariants(scenario: Scenario) -> set[str]:
+    from .scenario import INVARIANT_NAMES
+
+    return set(INVARIANT_NAMES) if scenario.invariants == "all" else set(scenario.invariants)

@@ -7,11 +7,11 @@ dates, so the same seed gives the same people, clients and entities on any day.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import Decimal
 
 from faker import Faker
 
-from q2c_harness.billing import FxRateTable
 from q2c_harness.canonical import Client, LegalEntity, RateCard, RateCardVersion, RoleRate
 
 from .scenario import MasterData, PersonSpec, RateCardVersionSpec, Scenario
@@ -39,7 +39,8 @@ class World:
     entities: dict[str, LegalEntity] = field(default_factory=dict)
     clients: dict[str, Client] = field(default_factory=dict)
     rate_cards: dict[str, RateCard] = field(default_factory=dict)
-    fx: FxRateTable = field(default_factory=FxRateTable)
+    # (rate type, from, to, day) -> units of `to` per `from`, as the scenario declares them
+    fx: dict[tuple[str, str, str, date], Decimal] = field(default_factory=dict)
     people: dict[str, Person] = field(default_factory=dict)
     tax_rates: dict[str, Decimal] = field(default_factory=dict)
 
@@ -51,7 +52,6 @@ class World:
         fixed = []
         for i, v in enumerate(versions):
             if i + 1 < len(versions) and v.effective_to is None:
-                from datetime import timedelta
                 v = v.model_copy(update={"effective_to": versions[i + 1].effective_from - timedelta(days=1)})
             fixed.append(v)
         card = card.model_copy(update={"versions": fixed})
@@ -98,7 +98,8 @@ def build_world(scenario: Scenario) -> World:
     for rc in md.rate_cards:
         world.rate_cards[rc.id] = RateCard(correlation_id=f"md-ratecard-{rc.id}", rate_card_id=rc.id,
                                            name=rc.name or f"{rc.id} rates", versions=[_version(v) for v in rc.versions])
-    world.fx = FxRateTable({(r.type, r.from_, r.to, r.day): r.rate for r in md.fx_rates})
+    world.fx = {(r.type, r.from_, r.to, r.day): r.rate for r in md.fx_rates}
+    world.tax_rates = dict(md.tax_rates)
     for p in _people(md):
         entity = world.entities.get(p.entity)
         loc = fake[LOCALES.get(entity.country if entity else "US", "en_US")]

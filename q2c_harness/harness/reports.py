@@ -130,24 +130,21 @@ def timelines(r: ScenarioResult) -> list[tuple[str, list[dict[str, Any]]]]:
 
 
 def invariant_rows(r: ScenarioResult) -> list[dict[str, Any]]:
-    """The per-invariant results (name, what it evaluated, its verdict), when the run records them."""
-    rows = []
-    for item in getattr(r, "invariants", None) or []:
-        if dataclasses.is_dataclass(item):
-            rows.append(dataclasses.asdict(item))
-        elif hasattr(item, "model_dump"):
-            rows.append(item.model_dump(mode="json"))
-        elif isinstance(item, dict):
-            rows.append(dict(item))
-    return rows
+    """Each invariant: its verdict, how many facts it checked and how many of them violated it."""
+    return [{"invariant": i.invariant, "status": i.status, "checked": i.checked, "violated": len(i.violations),
+             "not_applicable": i.not_applicable} for i in r.invariants]
 
 
 # ---- JUnit and JSON ---------------------------------------------------------------------------------------------
 def write_junit(results: list[ScenarioResult], path: Path) -> Path:
-    failures = sum(1 for r in results if not r.ok and r.error is None)
+    """One test case per scenario, and one per invariant of each (skipped with the reason when not applicable)."""
+    invariants = [i for r in results for i in r.invariants]
+    failures = sum(1 for r in results if not r.ok and r.error is None) + sum(1 for i in invariants if not i.ok)
     errors = sum(1 for r in results if r.error is not None)
-    suite = ET.Element("testsuite", name="q2c-scenarios", tests=str(len(results)), failures=str(failures),
-                       errors=str(errors), time=f"{sum(r.seconds for r in results):.3f}")
+    suite = ET.Element("testsuite", name="q2c-scenarios", tests=str(len(results) + len(invariants)),
+                       failures=str(failures), errors=str(errors),
+                       skipped=str(sum(1 for i in invariants if i.status == "not applicable")),
+                       time=f"{sum(r.seconds for r in results):.3f}")
     for r in results:
         case = ET.SubElement(suite, "testcase", classname=f"scenarios.{r.mode}", name=r.name, time=f"{r.seconds:.3f}")
         if not r.ok:
@@ -156,6 +153,16 @@ def write_junit(results: list[ScenarioResult], path: Path) -> Path:
         out = ET.SubElement(case, "system-out")
         out.text = "\n".join(f"[{s.index:2}] {s.clock} {s.label} {s.seconds:.3f}s {'ok' if s.ok else 'FAIL'} "
                              f"{s.detail}" for s in r.steps)
+        for inv in r.invariants:
+            icase = ET.SubElement(suite, "testcase", classname=f"scenarios.{r.name}", name=inv.invariant, time="0")
+            props = ET.SubElement(icase, "properties")
+            ET.SubElement(props, "property", name="checked", value=str(inv.checked))
+            ET.SubElement(props, "property", name="violated", value=str(len(inv.violations)))
+            if inv.status == "not applicable":
+                ET.SubElement(icase, "skipped", message=f"not applicable: {inv.not_applicable}")
+            elif not inv.ok:
+                ET.SubElement(icase, "failure", message=inv.summary()[:500]).text = "\n".join(
+                    f"{v.message}\n  expected: {v.expected}\n  actual:   {v.actual}" for v in inv.violations)
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
     return path
@@ -212,8 +219,9 @@ def _failures_html(r: ScenarioResult) -> str:
     out = []
     if r.error:
         out.append(f"<pre class='fail'>{_e(r.error)}</pre>")
-    if r.violations or r.expectation_failures:
+    if r.violations or r.expectation_failures or r.not_evaluated:
         rows = [["expectation", _e(f), "", "", ""] for f in r.expectation_failures]
+        rows += [[_e(name), "not evaluated: it checked nothing", "", "", ""] for name in r.not_evaluated]
         rows += [[_e(v.invariant), _e(v.message), f"<code>{_e(v.expected)}</code>", f"<code>{_e(v.actual)}</code>",
                   _e(r.trail_for(v.refs))] for v in r.violations]
         out.append("<h3>What failed</h3>" + _table(["invariant", "explanation", "expected", "actual",
@@ -225,8 +233,11 @@ def _invariants_html(r: ScenarioResult) -> str:
     rows = invariant_rows(r)
     if not rows:
         return ""
-    head = list(rows[0])
-    return "<h3>Invariants evaluated</h3>" + _table(head, [[_e(row.get(k, "")) for k in head] for row in rows])
+    return "<h3>Invariants</h3>" + _table(
+        ["invariant", "status", "facts checked", "violated", "not applicable because"],
+        [[_e(row["invariant"]), f"<span class={'fail' if row['status'] in ('violated', 'not evaluated') else 'ok'}>"
+          f"{_e(row['status'])}</span>", str(row["checked"]), str(row["violated"]), _e(row["not_applicable"] or "")]
+         for row in rows], {2, 3})
 
 
 def _money_html(r: ScenarioResult) -> str:

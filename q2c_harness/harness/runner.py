@@ -24,8 +24,8 @@ from q2c_simulators.kernel.simulator import Simulator
 
 from . import fault_counts
 from . import steps as st
-from .facts import FactBundle, check_expectations, integration_checks, read_facts, selected_invariants
-from .invariants import Violation, check_all
+from .facts import FactBundle, check_expectations, integration_results, read_facts, selected_invariants
+from .invariants import InvariantResult, Violation, evaluate
 from .masterdata import build_world
 from .scenario import Scenario
 from .vendors import VendorSession
@@ -66,7 +66,7 @@ class ScenarioResult:
     fault_profile: str | None
     seconds: float = 0.0
     steps: list[StepResult] = field(default_factory=list)
-    violations: list[Violation] = field(default_factory=list)
+    invariants: list[InvariantResult] = field(default_factory=list)
     expectation_failures: list[str] = field(default_factory=list)
     error: str | None = None
     facts: FactBundle | None = None
@@ -77,8 +77,17 @@ class ScenarioResult:
     exceptions: list[dict[str, Any]] = field(default_factory=list)
 
     @property
+    def violations(self) -> list[Violation]:
+        return [v for r in self.invariants for v in r.violations]
+
+    @property
+    def not_evaluated(self) -> list[str]:
+        return [r.invariant for r in self.invariants if r.status == "not evaluated"]
+
+    @property
     def ok(self) -> bool:
-        return self.error is None and not self.violations and not self.expectation_failures
+        return self.error is None and not self.expectation_failures and all(r.ok for r in self.invariants) \
+            and bool(self.invariants)
 
     def __repr__(self) -> str:
         """The explanation, not the facts: `assert result.ok` in pytest shows why the scenario failed."""
@@ -90,6 +99,11 @@ class ScenarioResult:
             lines.append(f"  error: {self.error}")
         for f in self.expectation_failures:
             lines.append(f"  expectation: {f}")
+        if not self.invariants and self.error is None:
+            lines.append("  invariants: none evaluated")
+        for name in self.not_evaluated:
+            lines.append(f"  invariant {name}: not evaluated (it checked nothing; declare it not applicable with a "
+                         "reason if the scenario has nothing for it)")
         for v in self.violations:
             lines.append(f"  invariant {v.invariant}: {v.message}")
             lines.append(f"      expected: {v.expected}")
@@ -178,8 +192,13 @@ async def run_async(scenario: Scenario, *, mode: Mode = "in-process", endpoints:
             result.expectation_failures = check_expectations(ctx, facts, scenario.expect)
         # the invariants hold at every point, so they judge a run a step stopped too: what it broke gets named
         wanted = selected_invariants(scenario)
-        result.violations = [v for v in check_all(facts.facts) if v.invariant in wanted]
-        result.violations += [v for v in await integration_checks(ctx, facts) if v.invariant in wanted]
+        na = scenario.not_applicable
+        results = list(evaluate(facts.facts, only=wanted, not_applicable=na).values())
+        results += [InvariantResult(r.invariant, r.checked, r.violations, na.get(r.invariant))
+                    for r in await integration_results(ctx, facts) if r.invariant in wanted]
+        have = {r.invariant for r in results}
+        results += [InvariantResult(name, 0, [], na.get(name)) for name in sorted(wanted - have)]
+        result.invariants = sorted(results, key=lambda r: _order(r.invariant))
         result.steps.append(StepResult(len(scenario.steps) + 1, "check", "read back facts, expectations, invariants",
                                        time.perf_counter() - t, result.ok, **stamp))
         await _collect(ctx, result, keep_snapshots)
@@ -192,6 +211,11 @@ async def run_async(scenario: Scenario, *, mode: Mode = "in-process", endpoints:
             await vendors.aclose()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _order(invariant: str) -> tuple[int, str]:
+    number, _, name = invariant.partition(".")
+    return int(number), name
 
 
 async def _collect(ctx: st.RunContext, result: ScenarioResult, keep_snapshots: bool) -> None:

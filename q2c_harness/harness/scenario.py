@@ -98,8 +98,17 @@ class PeopleGenerator(_M):
     entity: str
 
 
+# standard VAT/GST rates (percent) a scenario gets unless it declares its own; US sales tax on services is 0 here
+DEFAULT_TAX_RATES = {"US": Decimal("0"), "GB": Decimal("20"), "IN": Decimal("18"), "DE": Decimal("19"),
+                     "FR": Decimal("20"), "IE": Decimal("23"), "NL": Decimal("21")}
+
+
 class MasterData(_M):
     legal_entities: list[LegalEntitySpec] = Field(default_factory=list)
+    tax_rates: dict[str, Money] = Field(default_factory=lambda: dict(DEFAULT_TAX_RATES),
+                                        description="country -> standard tax rate in percent")
+    intercompany_markup_percent: Money = Field(default=Decimal("5"), ge=0, le=100,
+                                               description="markup on time another entity delivered")
     fx_rates: list[FxRateSpec] = Field(default_factory=list)
     rate_cards: list[RateCardSpec] = Field(default_factory=list)
     clients: list[ClientSpec] = Field(default_factory=list)
@@ -340,11 +349,36 @@ STEP_KINDS = ("close_quote", "log_time", "approve_time", "file_expense", "approv
 
 # ---- expectations -----------------------------------------------------------------------------------------------
 class InvoiceExpectation(_M):
+    """With ``period``: one invoice of the engagement dated in that month (several entries for one period match its
+    invoices in date order), every field given checked exactly. Without: the engagement's invoices together."""
+
     engagement: str
+    period: str | None = Field(default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
     count: int | None = Field(default=None, ge=0)
-    net_total: Money | None = None
+    net: Money | None = None
+    tax: Money | None = None
+    gross: Money | None = None
     currency: str | None = None
+    subsidiary: str | None = Field(default=None, description="the legal entity issuing it")
+    lines: int | None = Field(default=None, ge=0)
     status: Literal["posted", "partially_paid", "paid"] | None = None
+
+
+class PaymentExpectation(_M):
+    """The engagement's payments in NetSuite, in order: how much each applied to its invoices."""
+
+    engagement: str
+    applied: Money | None = None
+    unapplied: Money | None = None
+
+
+class ContractExpectation(_M):
+    """A statement of work's contract: the signed baseline (kept in the ERP), the current value and version."""
+
+    engagement: str
+    baseline: Money | None = None
+    value: Money | None = None
+    version: int | None = Field(default=None, ge=1)
 
 
 class ExceptionExpectation(_M):
@@ -365,7 +399,8 @@ class Expectations(_M):
     unbilled_approved_time: int | None = Field(default=None, ge=0, description="approved billable PSA entries "
                                                                               "left uninvoiced")
     faults_injected_at_least: int | None = Field(default=None, ge=0)
-    contract_versions: dict[str, int] = Field(default_factory=dict, description="engagement -> current version")
+    payments: list[PaymentExpectation] = Field(default_factory=list)
+    contracts: list[ContractExpectation] = Field(default_factory=list)
 
 
 Expect.model_rebuild()
@@ -373,7 +408,7 @@ Expect.model_rebuild()
 INVARIANT_NAMES = ("1.tm_rating", "2.eligibility_traceability", "3.billing_splits", "4.fixed_fee",
                    "5.not_to_exceed_cap", "6.retainers", "7.change_orders", "8.revenue_inputs", "9.fx",
                    "10.intercompany", "11.tax", "12.credit_memos", "13.cash_application",
-                   "14.replay_idempotent", "14.xref_one_to_one", "14.audit_chain")
+                   "14.replay_idempotent", "14.xref_one_to_one", "14.audit_chain", "14.exactly_once")
 
 
 class Scenario(_M):
@@ -388,6 +423,8 @@ class Scenario(_M):
     steps: list[StepSpec] = Field(min_length=1)
     expect: Expectations = Field(default_factory=Expectations)
     invariants: list[str] | Literal["all"] = "all"
+    # an invariant with nothing to check in this scenario, and why; otherwise checking nothing fails the run
+    not_applicable: dict[str, str] = Field(default_factory=dict)
     servers_variant: bool = True  # run against real HTTPS servers in the test suite too
     # a specification the core cannot meet yet: it still runs and reports, but does not fail the suite (the reason
     # says what is missing); a pending scenario that passes is reported so the mark can go
@@ -410,13 +447,14 @@ class Scenario(_M):
                 out.append(item)
         return out
 
-    @field_validator("invariants")
+    @field_validator("invariants", "not_applicable")
     @classmethod
     def _known_invariants(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            unknown = [v for v in value if v not in INVARIANT_NAMES]
-            if unknown:
-                raise ValueError(f"unknown invariants {unknown}; known: {', '.join(INVARIANT_NAMES)}")
+        unknown = [v for v in value if v not in INVARIANT_NAMES] if isinstance(value, (list, dict)) else []
+        if unknown:
+            raise ValueError(f"unknown invariants {unknown}; known: {', '.join(INVARIANT_NAMES)}")
+        if isinstance(value, dict) and not all(str(r).strip() for r in value.values()):
+            raise ValueError("each invariant declared not applicable needs a reason")
         return value
 
     @model_validator(mode="after")

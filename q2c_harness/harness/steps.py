@@ -40,6 +40,27 @@ class EngagementRefs:
     change_orders: list[sc.SignChangeOrder] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ReplayCheck:
+    """The vendors' records before and after a replay step (invariant 14: replaying changes nothing)."""
+
+    what: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+    @property
+    def changed(self) -> list[str]:
+        return sorted(k for k in self.before.keys() | self.after.keys() if self.before.get(k) != self.after.get(k))
+
+    @property
+    def before_summary(self) -> dict[str, Any]:
+        return {k: self.before.get(k) for k in self.changed}
+
+    @property
+    def after_summary(self) -> dict[str, Any]:
+        return {k: self.after.get(k) for k in self.changed}
+
+
 @dataclass
 class RunContext:
     scenario: sc.Scenario
@@ -55,6 +76,7 @@ class RunContext:
     pm_user: str | None = None
     notes: list[str] = field(default_factory=list)
     fault_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # event-feed rules' counters, harvested
+    replay_checks: list[ReplayCheck] = field(default_factory=list)
 
     def workspace(self, engagement: str) -> str:
         ws = self.engagements[engagement].workspace
@@ -80,6 +102,7 @@ async def provision(ctx: RunContext) -> None:
         body = {"user": {"full_name": p.full_name, "email_address": p.email, "role_id": int(ctx.psa_roles[p.role]),
                          "region": p.region, "legal_entity": p.entity}}
         ctx.psa_users[p.id] = psa_first(await v.psa("POST", "users.json", body))["id"]
+    await _provision_fx(ctx)
     for card in w.rate_cards.values():
         currency = card.versions[0].currency
         rc = psa_first(await v.psa("POST", "rate_cards.json", {"rate_card": {"title": card.rate_card_id,
@@ -89,6 +112,21 @@ async def provision(ctx: RunContext) -> None:
             await _publish_psa_version(ctx, card.rate_card_id, version.effective_from,
                                        [(r.role, r.region, r.rate) for r in version.rates])
     await ctx.core.provisioned(ctx)
+
+
+async def _provision_fx(ctx: RunContext) -> None:
+    """Finance keeps the scenario's exchange rates in NetSuite (currency rate records, by effective date): the
+    books the checker converts with. Currencies NetSuite does not have yet are skipped (nothing can be booked in
+    them)."""
+    if not ctx.world.fx:
+        return
+    ids = {str(r.get("symbol") or r.get("name")): str(r["id"])
+           for r in await ctx.vendors.suiteql("SELECT id, symbol, name FROM currency ORDER BY id")}
+    for (rate_type, src, dst, day), rate in sorted(ctx.world.fx.items()):
+        if rate_type == "corporate" and src in ids and dst in ids:
+            await ctx.vendors.ns_upsert("currencyRate", f"SCENARIO-FX-{src}-{dst}-{day.isoformat()}", {
+                "baseCurrency": {"id": ids[dst]}, "transactionCurrency": {"id": ids[src]}, "exchangeRate": str(rate),
+                "effectiveDate": day.isoformat()})
 
 
 async def _publish_psa_version(ctx: RunContext, card_id: str, effective: date,
@@ -286,6 +324,13 @@ async def close_quote(ctx: RunContext, st: sc.CloseQuote) -> str:
                            "CurrencyIsoCode": st.currency}
     if st.billing == "retainer":  # the integration's custom field: the retainer paid up front (Usage lines bill time)
         opp["Q2C_Retainer_Amount__c"] = float(st.retainer_amount or st.value)
+    # the contract's T&M terms, as sales records them on the opportunity (the integration's custom fields)
+    if st.rate_card:
+        opp["Q2C_Rate_Card__c"] = st.rate_card
+    if st.fx_policy:
+        opp["Q2C_FX_Rate_Type__c"], opp["Q2C_FX_Rate_Date_Rule__c"] = st.fx_policy.rate_type, st.fx_policy.rate_date_rule
+    if st.not_to_exceed is not None:
+        opp["Q2C_Not_To_Exceed__c"] = float(st.not_to_exceed)
     refs.sf_opportunity = (await v.sf("POST", "/sobjects/Opportunity/", opp))["id"]
     refs.sf_quote = (await v.sf("POST", "/sobjects/SBQQ__Quote__c/", {
         "SBQQ__Opportunity2__c": refs.sf_opportunity, "SBQQ__Account__c": refs.sf_account, "SBQQ__Primary__c": True,
@@ -329,8 +374,37 @@ async def billing_run(ctx: RunContext, st: sc.BillingRun) -> str:
     return await ctx.core.billing_run(ctx, st)
 
 
+async def vendor_records(ctx: RunContext) -> dict[str, Any]:
+    """What finance and delivery see in the vendors, compared across a replay: NetSuite invoices with their lines,
+    time bills, payments and contracts; PSA projects, milestones and budget change orders; Salesforce quotes and
+    the opportunities' status fields."""
+    v = ctx.vendors
+    out: dict[str, Any] = {
+        "netsuite invoices": await v.suiteql("SELECT id, externalid, total, memo FROM invoice ORDER BY id"),
+        "netsuite invoice lines": await v.suiteql("SELECT invoice, line, amount FROM invoice_item ORDER BY invoice, "
+                                                  "line"),
+        "netsuite time bills": await v.suiteql("SELECT id, externalid, hours, rate FROM timebill ORDER BY id"),
+        "netsuite payments": await v.suiteql("SELECT id, payment FROM customerpayment ORDER BY id"),
+        "netsuite contracts": await v.suiteql("SELECT id, externalid, memo FROM salesorder ORDER BY id"),
+    }
+    for resource in ("workspaces", "billing_milestones", "budget_change_orders"):
+        out[f"psa {resource}"] = sorted((str(r["id"]), str(r.get("price_in_cents", r.get("amount_in_cents"))))
+                                        for r in await v.psa_all(resource))
+    for name, refs in sorted(ctx.engagements.items()):
+        if refs.sf_opportunity:
+            out[f"salesforce {name} quotes"] = await v.sf_query(
+                f"SELECT Id, SBQQ__Status__c, SBQQ__NetAmount__c FROM SBQQ__Quote__c WHERE SBQQ__Opportunity2__c = "
+                f"'{refs.sf_opportunity}' ORDER BY Id")
+    return out
+
+
 async def replay(ctx: RunContext, st: sc.Replay) -> str:
-    return await ctx.core.replay(ctx, st)
+    before = await vendor_records(ctx)
+    detail = await ctx.core.replay(ctx, st)
+    after = await vendor_records(ctx)
+    check = ReplayCheck(f"{st.day or 'the whole run'} x{st.times}", before, after)
+    ctx.replay_checks.append(check)
+    return f"{detail}; vendors {'unchanged' if not check.changed else 'CHANGED: ' + ', '.join(check.changed)}"
 
 
 async def resolve_exception(ctx: RunContext, st: sc.ResolveException) -> str:

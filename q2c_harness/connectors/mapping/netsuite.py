@@ -162,13 +162,25 @@ _STATUS = {"open": "posted", "paid in full": "paid", "partially paid": "partiall
            "void": "void", "pending approval": "draft", "cancelled": "void"}
 
 
+def _partly_paid(record: dict[str, Any]) -> bool:
+    total, remaining = record.get("total"), record.get("amountRemaining")
+    if total is None or remaining is None:
+        return False
+    t = to_decimal(total, what="invoice total", system=SYSTEM)
+    r = to_decimal(remaining, what="invoice amountRemaining", system=SYSTEM)
+    return 0 < r < t
+
+
 def invoice_status(record: dict[str, Any]) -> str:
     """A NetSuite invoice's status as the canonical invoice status (from ``status``'s refName or text, else from
     ``amountRemaining``/``total``)."""
     status = record.get("status")
     text = status.get("refName") if isinstance(status, dict) else status
     if isinstance(text, str) and text.strip().lower() in _STATUS:
-        return _STATUS[text.strip().lower()]
+        mapped = _STATUS[text.strip().lower()]
+        if mapped == "posted" and _partly_paid(record):  # NetSuite shows a partly paid invoice as "Open"
+            return "partially_paid"
+        return mapped
     total, remaining = record.get("total"), record.get("amountRemaining")
     if total is not None and remaining is not None:
         t = to_decimal(total, what="invoice total", system=SYSTEM)
