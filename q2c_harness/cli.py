@@ -2,7 +2,7 @@
 
     q2c sim serve | tour | faults load|clear | snapshot save|restore     the vendor simulators
     q2c core serve | worker                                              the integration core
-    q2c scenario run | list | validate | schema                          the scenario suite
+    q2c scenario run | list | validate | schema | prove                  the scenario suite, the mutation campaign
     q2c load month-end                                                   month-end load tests (Locust)
     q2c parity record | verify | list                                    simulators against recorded vendors
     q2c contracts generate | verify | upgrade-check | fuzz               consumer contracts
@@ -123,6 +123,13 @@ def _scenario(args: argparse.Namespace) -> int:
     from q2c_harness.harness import cli_scenarios
 
     return cli_scenarios.dispatch(args)
+
+
+def _scenario_prove(args: argparse.Namespace) -> int:
+    from q2c_harness.harness.prove import prove_command
+
+    return prove_command(mutant_files=args.mutants, only=args.only, jobs=args.jobs, reports=Path(args.reports),
+                         as_json=args.json)
 
 
 # ---- core ------------------------------------------------------------------------------------------------------
@@ -317,6 +324,15 @@ def _scenario_parsers(commands: argparse._SubParsersAction) -> None:
     sch.add_argument("--out", metavar="FILE", help="write it to FILE instead of stdout")
     for p in (run, lst, val, sch):
         p.set_defaults(func=_scenario)
+    prv = scen.add_parser("prove", help="the mutation campaign: every mutant must be killed by some scenario")
+    prv.add_argument("--mutants", action="append", default=[], metavar="FILE",
+                     help="a Python file defining MUTANTS = [Mutant(...)] (repeatable)")
+    prv.add_argument("--only", action="append", default=[], metavar="ID", help="run only this mutant (repeatable)")
+    prv.add_argument("--jobs", type=positive_int, default=None, help="processes in parallel (default: CPU count)")
+    prv.add_argument("--reports", default="reports",
+                     help="where prove.json and prove-junit.xml go, relative to the working directory")
+    prv.add_argument("--json", action="store_true", help="print the verdicts as JSON on stdout")
+    prv.set_defaults(func=_scenario_prove)
 
 
 def _core_parsers(commands: argparse._SubParsersAction) -> None:

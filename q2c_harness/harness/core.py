@@ -51,6 +51,9 @@ class CoreDriver:
     async def replay(self, ctx: RunContext, step: Any) -> str:
         raise self._missing("replay events")
 
+    async def redeliver(self, ctx: RunContext, step: Any) -> str:
+        raise self._missing("rewind its feed offsets")
+
     async def resolve_exception(self, ctx: RunContext, step: Any) -> str:
         raise self._missing("resolve exceptions")
 

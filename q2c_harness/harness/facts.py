@@ -635,6 +635,10 @@ async def integration_results(ctx: RunContext, bundle: FactBundle) -> list[Invar
     for check in ctx.replay_checks:
         replay.check(check.before == check.after, f"replaying {check.what} changed the vendors' records",
                      check.before_summary, check.after_summary, *check.changed)
+        for system in ctx.vendors.clients:
+            made = check.writes.get(system, [])
+            replay.check(not made, f"replaying {check.what} wrote to {system} again: {', '.join(made[:5])}",
+                         "no write", len(made), system)
     return [result_of(replay), result_of(one_to_one(bundle)), *await ctx.core.integration_results(ctx)]
 
 

@@ -189,6 +189,13 @@ class FlowsCore(CoreDriver):
         await self.rt.drain()
         return f"replayed {len(events)} event(s) x{step.times}"
 
+    async def redeliver(self, ctx: Any, step: Any) -> str:
+        feeds = {"psa": ("psa:events", ""), "salesforce": ("salesforce:changeevents", "-2")}
+        names = list(feeds) if step.feed == "all" else [step.feed]
+        for name in names:
+            await asyncio.to_thread(self.rt.store.set_cursor, *feeds[name])
+        return f"{', '.join(names)} feed offset rewound to the start"
+
     async def resolve_exception(self, ctx: Any, step: Any) -> str:
         if step.fix == "accept_milestone" and step.milestone:
             from .scenario import AcceptMilestone

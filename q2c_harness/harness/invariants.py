@@ -374,6 +374,31 @@ def _time_lines(facts: Facts) -> Iterable[tuple[InvoiceEvent, InvoiceLine, TimeT
                 yield inv, ln, entries[ln.source_ids[0]]
 
 
+def _held_under_cap(facts: Facts) -> set[str]:
+    """The time entries billed short because the cap ran out. Where the ERP alone is read (the core reports no held
+    amounts) that is at most one entry per capped statement of work, once its billing has reached the cap; any
+    other short entry is a rating error."""
+    if facts.held is not None:
+        return set()
+    sows = _index(facts.statements_of_work, "sow_id")
+    short: dict[str, list[str]] = defaultdict(list)
+    for inv, ln, entry in _time_lines(facts):
+        if not _capped(sows.get(inv.sow_id)):
+            continue
+        try:
+            if ln.amount < rate_time(facts, inv, entry).amount:
+                short[inv.sow_id].append(entry.time_entry_id)
+        except NoExpectation:
+            continue
+    out = set()
+    for sow_id, sids in short.items():
+        spent = total(ln.amount for i in _live(facts) if i.sow_id == sow_id for ln in i.lines
+                      if ln.kind in ("time", "expense"))
+        if len(sids) == 1 and spent == sows[sow_id].billing_plan.not_to_exceed:  # type: ignore[union-attr]
+            out.add(sids[0])
+    return out
+
+
 def _capped(sow: StatementOfWork | None) -> bool:
     return isinstance(sow.billing_plan if sow else None, TimeAndMaterialsPlan) and \
         sow.billing_plan.not_to_exceed is not None  # type: ignore[union-attr]
@@ -404,9 +429,10 @@ def check_tm_rating(facts: Facts) -> Tally:
                    f"contract's rate card and FX policy give for {entry.work_date}", *refs)
     for h in facts.held or []:
         billed[h.source_id] += h.amount
+    partial = _held_under_cap(facts)
     for sid, (amount, inv, ln) in want.items():
-        if billed[sid] < amount and _capped(sows.get(inv.sow_id)) and facts.held is None:
-            continue  # part of it held under the cap: invariant 5 judges the total
+        if sid in partial:
+            continue  # the rest of it held under the cap: invariant 5 judges the total
         t.same(amount, billed[sid], f"time entry {sid} ({inv.invoice_id}) billed {billed[sid]}, "
                f"round(hours x rate x fx) is {amount}", sid, inv.invoice_id, ln.line_id)
     return t
@@ -679,21 +705,25 @@ def check_fx(facts: Facts) -> Tally:
     direction; receivables are booked at the transaction-date rate; realized gain = round(FC x (settlement -
     booking))."""
     t = Tally(FX)
+    partial = _held_under_cap(facts)
+    held: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for h in facts.held or []:
+        held[h.source_id] += h.amount
     for inv, ln, entry in _time_lines(facts):
         try:
             r = rate_time(facts, inv, entry)
         except NoExpectation:
             continue  # invariant 1 reports what is missing
-        if r.card_currency == inv.currency or (ln.amount < r.amount and
-                                                _capped(_index(facts.statements_of_work, "sow_id").get(inv.sow_id))):
+        if r.card_currency == inv.currency or entry.time_entry_id in partial:
             continue  # no conversion, or partly held under a cap (invariants 1 and 5 judge those)
+        got = ln.amount + held[entry.time_entry_id]
         hint = ""
-        if ln.amount != r.amount and r.fx:
-            if ln.amount == money(entry.hours * r.rate / r.fx, inv.currency):
+        if got != r.amount and r.fx:
+            if got == money(entry.hours * r.rate / r.fx, inv.currency):
                 hint = " (the inverse rate was used)"
-            elif ln.amount == money(entry.hours * r.rate, inv.currency):
+            elif got == money(entry.hours * r.rate, inv.currency):
                 hint = " (not converted)"
-        t.same(r.amount, ln.amount, f"time entry {entry.time_entry_id}: {entry.hours} h x {r.rate} {r.card_currency} "
+        t.same(r.amount, got, f"time entry {entry.time_entry_id}: {entry.hours} h x {r.rate} {r.card_currency} "
                f"at the {r.rate_type} {r.card_currency}->{inv.currency} rate of {r.fx_date} ({r.fx}) is "
                f"{r.amount} {inv.currency}{hint}", entry.time_entry_id, inv.invoice_id, ln.line_id)
     for s in facts.fx_settlements:

@@ -9,7 +9,6 @@ the exception queue, and each transaction's timeline across CRM, PSA and ERP in 
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import json
 from datetime import datetime

@@ -309,6 +309,14 @@ class Replay(_M):
     times: int = Field(default=1, ge=1, le=10)
 
 
+class Redeliver(_M):
+    """The core's offset on a vendor feed is rewound to the start (a restored backup, a consumer-offset reset): it
+    reads every retained event again, and must take none of them in twice."""
+
+    kind: Literal["redeliver"] = "redeliver"
+    feed: Literal["psa", "salesforce", "all"] = "all"
+
+
 class ResolveException(_M):
     """Resolve exception-queue items (matching ``code`` and/or ``engagement``) after an optional fix."""
 
@@ -339,12 +347,12 @@ class Expect(_M):
 StepSpec = Annotated[
     Union[CloseQuote, LogTime, ApproveTime, FileExpense, ApproveExpenses, AcceptMilestone, RejectMilestone,
           SignChangeOrder, PublishRateCardVersion, AdvanceClock, Sync, BillingRun, ReceivePayment, Replay,
-          ResolveException, SetFaults, Expect],
+          Redeliver, ResolveException, SetFaults, Expect],
     Field(discriminator="kind"),
 ]
 STEP_KINDS = ("close_quote", "log_time", "approve_time", "file_expense", "approve_expenses", "accept_milestone",
               "reject_milestone", "sign_change_order", "publish_rate_card_version", "advance_clock", "sync",
-              "billing_run", "receive_payment", "replay", "resolve_exception", "set_faults", "expect")
+              "billing_run", "receive_payment", "replay", "redeliver", "resolve_exception", "set_faults", "expect")
 
 
 # ---- expectations -----------------------------------------------------------------------------------------------
@@ -629,6 +637,7 @@ class steps:  # noqa: N801 - a namespace: `steps.LogTime(...)`
     BillingRun = BillingRun
     ReceivePayment = ReceivePayment
     Replay = Replay
+    Redeliver = Redeliver
     ResolveException = ResolveException
     SetFaults = SetFaults
     Expect = Expect

@@ -47,6 +47,7 @@ class ReplayCheck:
     what: str
     before: dict[str, Any]
     after: dict[str, Any]
+    writes: dict[str, list[str]] = field(default_factory=dict)  # system -> the writes the core made meanwhile
 
     @property
     def changed(self) -> list[str]:
@@ -398,13 +399,41 @@ async def vendor_records(ctx: RunContext) -> dict[str, Any]:
     return out
 
 
+# POSTs that read (NetSuite's SuiteQL) do not count as writes
+READ_OPERATIONS = frozenset({"suiteql"})
+
+
+async def _journal_mark(ctx: RunContext, system: str) -> int:
+    r = await ctx.vendors.clients[system].post("/__admin/requests/find", params={"limit": 1}, json={})
+    r.raise_for_status()
+    return int(r.json()["total"])
+
+
+async def _writes_since(ctx: RunContext, system: str, mark: int) -> list[str]:
+    r = await ctx.vendors.clients[system].post("/__admin/requests/find", params={"limit": 10_000},
+                                               json={"since_seq": mark})
+    r.raise_for_status()
+    return [f"{e['method']} {e['path']}" for e in r.json()["requests"]
+            if e["method"] not in ("GET", "HEAD") and e.get("operation") not in READ_OPERATIONS]
+
+
 async def replay(ctx: RunContext, st: sc.Replay) -> str:
+    """Replaying what was already done must change nothing at the vendors and write nothing to them (a rewrite
+    touches the record: a Salesforce change event, a new last-modified date another sync picks up)."""
     before = await vendor_records(ctx)
+    marks = {s: await _journal_mark(ctx, s) for s in ctx.vendors.clients}
     detail = await ctx.core.replay(ctx, st)
+    writes = {s: w for s in ctx.vendors.clients if (w := await _writes_since(ctx, s, marks[s]))}
     after = await vendor_records(ctx)
-    check = ReplayCheck(f"{st.day or 'the whole run'} x{st.times}", before, after)
+    check = ReplayCheck(f"{st.day or 'the whole run'} x{st.times}", before, after, writes)
     ctx.replay_checks.append(check)
-    return f"{detail}; vendors {'unchanged' if not check.changed else 'CHANGED: ' + ', '.join(check.changed)}"
+    return (f"{detail}; vendors {'unchanged' if not check.changed else 'CHANGED: ' + ', '.join(check.changed)}"
+            + (f"; {sum(map(len, writes.values()))} write(s) to {', '.join(sorted(writes))}" if writes else
+               ", nothing written"))
+
+
+async def redeliver(ctx: RunContext, st: sc.Redeliver) -> str:
+    return await ctx.core.redeliver(ctx, st)
 
 
 async def resolve_exception(ctx: RunContext, st: sc.ResolveException) -> str:
@@ -426,7 +455,7 @@ EXECUTORS = {
     "approve_expenses": approve_expenses, "accept_milestone": accept_milestone, "reject_milestone": reject_milestone,
     "sign_change_order": sign_change_order, "publish_rate_card_version": publish_rate_card_version,
     "advance_clock": advance_clock, "sync": sync, "billing_run": billing_run, "receive_payment": receive_payment,
-    "replay": replay, "resolve_exception": resolve_exception, "set_faults": set_faults, "expect": expect,
+    "replay": replay, "redeliver": redeliver, "resolve_exception": resolve_exception, "set_faults": set_faults, "expect": expect,
 }
 assert set(EXECUTORS) == set(sc.STEP_KINDS)
 
