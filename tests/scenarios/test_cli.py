@@ -47,7 +47,7 @@ def test_list_shows_the_users_scenarios_first_with_their_source(capsys: pytest.C
     rows = [line.split() for line in out.splitlines()[1:4]]
     assert rc == 0
     assert rows[0][:2] == ["my_broken", "./scenarios"] and rows[1][:2] == ["my_dupes", "./scenarios"]
-    assert rows[2][:2] == ["duplicates_and_replay", "built-in"]
+    assert rows[2][:2] == ["cross_border_vat_fx", "built-in"]  # then the built-in ones, by name
     assert "fault profile" in out and "psa_duplicates" in out
 
 
@@ -79,7 +79,7 @@ def test_validate_and_schema(capsys: pytest.CaptureFixture[str], user_repo: Path
     bad = write_scenario(user_repo / "drafts", "bad_day", day="2026-11-31")
     rc, out, _ = _run(capsys, "scenario", "validate", "scenarios/my_dupes.yaml", str(bad))
     assert rc == 1
-    assert out.splitlines()[0] == "ok scenarios/my_dupes.yaml: scenario my_dupes, 10 step(s), fault profile " \
+    assert out.splitlines()[0] == "ok scenarios/my_dupes.yaml: scenario my_dupes, 12 step(s), fault profile " \
                                   "psa_duplicates"
     assert out.splitlines()[1].startswith(f"INVALID {bad}: steps[1].log_time.entries[0].day:")
     rc, out, _ = _run(capsys, "scenario", "validate", "scenarios/my_dupes.yaml")

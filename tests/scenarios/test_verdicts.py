@@ -55,7 +55,8 @@ def test_an_invariant_that_checked_nothing_fails_the_scenario_unless_declared_no
     by_name = {i.invariant: i for i in ok.invariants}
     assert set(by_name) == set(INVARIANT_NAMES)
     assert by_name["4.fixed_fee"].status == "not applicable"
-    assert by_name["1.tm_rating"].checked == 12 and by_name["14.replay_idempotent"].checked == 2
+    assert by_name["1.tm_rating"].checked == 12
+    assert by_name["14.replay_idempotent"].checked >= 2 * 4  # two replays: the records, and no write per vendor
     reported = {i["invariant"]: i for i in summary([ok])[0]["invariants"]}
     assert reported["1.tm_rating"] == {"invariant": "1.tm_rating", "status": "held", "checked": 12, "violated": 0,
                                        "not_applicable": None}
