@@ -224,6 +224,7 @@ class PaymentsBackend:
                         "custom_fields": None, "default_payment_method": None, "footer": None,
                         "rendering_options": None},
                     "livemode": False, "metadata": params.get("metadata") or {}, "name": params.get("name"),
+                    "next_invoice_sequence": 1,  # no invoices are issued here; docs.stripe.com/api/customers/object
                     "phone": params.get("phone"), "preferred_locales": [], "shipping": None, "tax_exempt": "none",
                     "test_clock": None, "_seq": seq}
         with self.store.atomic():
@@ -498,7 +499,9 @@ class PaymentsBackend:
         refund = {"id": rid, "object": "refund", "amount": amount, "balance_transaction": None,
                   "charge": charge["id"], "created": self.now(), "currency": charge["currency"],
                   "metadata": params.get("metadata") or {}, "payment_intent": charge["payment_intent"],
-                  "reason": params.get("reason"), "receipt_number": None, "status": "succeeded", "_seq": seq}
+                  "reason": params.get("reason"), "receipt_number": None, "status": "succeeded",
+                  # Connect transfers are not modelled, so these stay null (docs.stripe.com/api/refunds/object)
+                  "source_transfer_reversal": None, "transfer_reversal": None, "_seq": seq}
         with self.store.atomic():
             self.put("refunds", refund)
             refunded = charge["amount_refunded"] + amount
