@@ -94,7 +94,8 @@ class Config:
 
 
 # The variables `q2c contracts verify --base-url` reads (docs/contracts.md), used when no file is given.
-DEFAULT_TOKEN_ENV = {"salesforce": "Q2C_SF_ACCESS_TOKEN", "netsuite": "Q2C_NS_ACCESS_TOKEN", "psa": "Q2C_PSA_TOKEN"}
+DEFAULT_TOKEN_ENV = {"salesforce": "Q2C_SF_ACCESS_TOKEN", "netsuite": "Q2C_NS_ACCESS_TOKEN", "psa": "Q2C_PSA_TOKEN",
+                     "payments": "Q2C_STRIPE_SECRET_KEY"}
 
 
 def default_credentials(provider: str) -> Credentials:

@@ -14,7 +14,8 @@ PLACEHOLDER = re.compile(r"^<[a-z0-9-]+(:[^<>]*)?>$")
 
 # The headers a client reads (simple-salesforce, the netsuite package, the core's connectors).
 KEPT_HEADERS = ("content-type", "location", "retry-after", "www-authenticate", "allow", "preference-applied",
-                "sforce-limit-info", "sforce-locator", "sforce-numberofrecords")
+                "sforce-limit-info", "sforce-locator", "sforce-numberofrecords", "idempotent-replayed",
+                "stripe-should-retry")
 
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -67,6 +68,13 @@ RULES: dict[str, Rules] = {
         patterns=((re.compile(r"(?<=/)\d+(?=/|\.json|$|\?)"), "<psa-id>"),),
         digit_id_keys=re.compile(r"^(id|.+_id)$"), digit_id_kind="psa-id",
         id_keyed_maps=True,
+    ),
+    "payments": Rules(
+        hosts=re.compile(r"^https?://(?:[^/]*\.stripe\.com" + _ANY_VENDOR_HOST + r")(:\d+)?$", re.I),
+        patterns=((re.compile(r"\b(?:pi|seti)_[0-9A-Za-z]{8,}_secret_[0-9A-Za-z]+"), "<client-secret>"),
+                  (re.compile(r"\b(cus|pm|pi|ch|py|re|evt|we|seti|txn|card|tok|src|req|in|sub|prod|price|acct)"
+                              r"_(?=[0-9A-Za-z]*\d)[0-9A-Za-z]{8,}\b"), lambda m: f"<stripe-id:{m.group(1)}>")),  # card_declined is no id
+        keys={"created": "<epoch-s>", "secret": "<secret>", "invoice_prefix": "<invoice-prefix>"},
     ),
 }
 

@@ -59,9 +59,18 @@ class Target:
                             transport=self.transport, timeout=60, follow_redirects=False)
 
 
+def credentials(provider: str, admin: httpx.Client, tenant: str) -> dict[str, str]:
+    """What a sandbox administrator hands the integration, minted through the simulator's admin API."""
+    if provider == "payments":  # a test-mode secret key for the account (docs/payments.md)
+        r = admin.post("/__admin/payments/keys", json={"account": tenant})
+        r.raise_for_status()
+        return {"Authorization": f"Bearer {r.json()['secret_key']}"}
+    return simulator_credentials(provider, admin, tenant, None)
+
+
 def new_tenant(provider: str) -> str:
     tenant = f"Q2C_PARITY_{uuid.uuid4().hex[:8].upper()}"
-    return tenant.lower().replace("_", "-") if provider == "salesforce" else tenant
+    return tenant.lower().replace("_", "-") if provider in ("salesforce", "payments") else tenant
 
 
 @contextlib.contextmanager
@@ -75,7 +84,7 @@ def simulator_target(provider: str, *, seed: int = 7) -> Iterator[Target]:
     tenant = new_tenant(provider)
     try:
         with httpx.Client(base_url=base, transport=bridge, timeout=60) as admin:
-            headers = simulator_credentials(provider, admin, tenant, None)
+            headers = credentials(provider, admin, tenant)
         yield Target(provider, base, headers, bridge, tenant, admin=True,
                      label=f"{provider} simulator in-process (tenant {tenant})")
     finally:

@@ -9,18 +9,19 @@ import httpx
 import pytest
 
 from q2c_harness.cli import main
-from q2c_harness.contracts.states import simulator_credentials
+from q2c_harness.parity.catalogue import PROVIDERS
+from q2c_harness.parity.targets import credentials
 from q2c_simulators.kernel.serving import build_simulators, running_servers
 
 
-@pytest.mark.parametrize("provider", ["salesforce", "netsuite", "psa"])
+@pytest.mark.parametrize("provider", PROVIDERS)
 def test_record_then_verify_round_trips(provider, tmp_path, capsys):
     sims = build_simulators([provider], seed=3)
     with running_servers(sims, http=True) as endpoints:
         base = endpoints.base_urls[provider]
-        tenant = "sandbox-acme" if provider == "salesforce" else "SANDBOX_ACME"
+        tenant = "sandbox-acme" if provider in ("salesforce", "payments") else "SANDBOX_ACME"
         with httpx.Client(base_url=base) as admin:  # what a sandbox admin sets up once: a token and our fields
-            token = simulator_credentials(provider, admin, tenant, None)["Authorization"].split(" ", 1)[1]
+            token = credentials(provider, admin, tenant)["Authorization"].split(" ", 1)[1]
         (tmp_path / "token").write_text(token + "\n")
         (tmp_path / "parity.toml").write_text(
             f'[vendors.{provider}]\nbase_url = "{base}"\n'
@@ -31,10 +32,11 @@ def test_record_then_verify_round_trips(provider, tmp_path, capsys):
         printed = capsys.readouterr().out
         assert rc == 0, printed
     written = sorted(p.name for p in out.glob("*.json"))
-    assert len(written) >= 10 and any(n.startswith("pact-") for n in written), written
+    assert len(written) >= 10, written
+    assert any(n.startswith("pact-") for n in written) or provider == "payments", written  # no pact with it yet
     text = "".join(p.read_text() for p in out.glob("*.json"))
     assert token not in text and base not in text.replace(f'"target": "{base}"', "")  # volatile values normalised
-    snap = json.loads(next(out.glob("pact-*.json")).read_text())
+    snap = json.loads(sorted(out.glob("*.json"))[0].read_text())
     assert snap["source"]["kind"] == "recorded" and snap["partial"] is False
 
     junit = tmp_path / "parity.xml"
