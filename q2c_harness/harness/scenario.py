@@ -20,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .catalog import SUFFIXES, Catalog, YamlProblem, discover, read_yaml
 
@@ -363,7 +363,7 @@ class InvoiceExpectation(_M):
     engagement: str
     period: str | None = Field(default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
     count: int | None = Field(default=None, ge=0)
-    net: Money | None = None
+    net: Money | None = Field(default=None, validation_alias=AliasChoices("net", "net_total"))  # net_total: older
     tax: Money | None = None
     gross: Money | None = None
     currency: str | None = None

@@ -119,7 +119,7 @@ async def _provision_fx(ctx: RunContext) -> None:
     """Finance keeps the scenario's exchange rates in NetSuite (currency rate records, by effective date): the
     books the checker converts with. Currencies NetSuite does not have yet are skipped (nothing can be booked in
     them)."""
-    if not ctx.world.fx:
+    if not ctx.world.fx or "netsuite" not in ctx.vendors.clients:
         return
     ids = {str(r.get("symbol") or r.get("name")): str(r["id"])
            for r in await ctx.vendors.suiteql("SELECT id, symbol, name FROM currency ORDER BY id")}

@@ -18,8 +18,7 @@ ARGS = ("-p", "no:cacheprovider", "-W", "ignore::pytest.PytestDeprecationWarning
 
 def _scenario(pytester: pytest.Pytester, where: str, name: str, *, net: str = "12000.00", pending: str = "") -> Path:
     text = (SAMPLE / "scenarios" / "monthly_tm_billing.yaml").read_text()
-    text = text.replace("name: monthly_tm_billing", f"name: {name}").replace('net_total: "12000.00"',
-                                                                            f'net_total: "{net}"')
+    text = text.replace("name: monthly_tm_billing", f"name: {name}").replace('net: "12000.00"', f'net: "{net}"')
     if pending:
         text += f"pending: {pending}\n"
     path = pytester.path / where / f"{name}.yaml"
