@@ -7,7 +7,8 @@ A snapshot file holds one simulator's snapshot (`GET /__admin/snapshot`) or a bu
 
     {"format": "q2c-snapshots/1", "simulators": {"salesforce": {...}, "netsuite": {...}, "psa": {...}}}
 
-Seed data is a scenario (its master data is provisioned as in a scenario run: PSA roles, people and rate cards) or
+Seed data is a scenario (its master data is provisioned as in a scenario run: PSA roles, people and rate cards,
+NetSuite exchange rates) or
 a fixture of requests sent through the vendors' public APIs with credentials minted for the tenant::
 
     tenants: {psa: q2c}                      # optional; the scenario defaults otherwise
@@ -204,6 +205,10 @@ async def _provision_scenario(endpoints: Any, scenario: Any) -> str:
     from .core import CoreDriver
     from .masterdata import build_world
 
+    missing = [n for n in ("salesforce", "netsuite", "psa") if n not in endpoints.base_urls]
+    if missing:
+        raise UsageError(f"a scenario's master data goes into Salesforce, NetSuite and the PSA: {', '.join(missing)} "
+                         f"not served")
     vendors = _session(endpoints, scenario.tenants.model_dump())
     try:
         await _login(vendors)

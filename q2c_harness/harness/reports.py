@@ -50,8 +50,12 @@ def reason(r: ScenarioResult) -> str:
         return r.error.strip().splitlines()[0]
     if r.expectation_failures:
         return f"expectation: {r.expectation_failures[0]}"
-    v = r.violations[0]
-    return f"invariant {v.invariant}: {v.message}"
+    if r.violations:
+        v = r.violations[0]
+        return f"invariant {v.invariant}: {v.message}"
+    if r.not_evaluated:  # never green on nothing: an invariant that checked nothing fails the scenario
+        return f"invariant {r.not_evaluated[0]}: not evaluated (it checked nothing)"
+    return "no invariant evaluated"
 
 
 def failures_first(results: list[ScenarioResult]) -> list[ScenarioResult]:
@@ -210,6 +214,12 @@ def _table(head: list[str], rows: list[list[str]], numeric: set[int] = frozenset
     return "".join(out)
 
 
+def _when(clock: str) -> str:
+    """A scenario-clock instant as people read it: ``2026-11-30 23:55 UTC``."""
+    at = _instant(clock) if clock else None
+    return at.strftime("%Y-%m-%d %H:%M UTC") if at else clock
+
+
 def _mark(r: ScenarioResult) -> str:
     return f'<span class="{"ok" if r.ok else "fail"}">{verdict(r)}</span>'
 
@@ -273,7 +283,7 @@ def _scenario_html(r: ScenarioResult) -> str:
     out.append(_money_html(r))
     out.append("<h3>Steps</h3>" + _table(
         ["#", "scenario time", "step", "time", "", "detail"],
-        [[str(s.index), _e(s.clock), _e(s.label), f"{s.seconds:.3f}s",
+        [[str(s.index), f"<span style='white-space:nowrap'>{_e(_when(s.clock))}</span>", _e(s.label), f"{s.seconds:.3f}s",
           f"<span class={'ok' if s.ok else 'fail'}>{'ok' if s.ok else 'FAIL'}</span>", _e(s.error or s.detail)]
          for s in r.steps], {3}))
     faults = [[_e(sim), _e(key.partition(":")[0]), _e(key.partition(":")[2]), str(n)]
@@ -293,7 +303,7 @@ def _scenario_html(r: ScenarioResult) -> str:
                    f"in scenario time</h3>")
         for cid, events in lines[:200]:
             systems = sorted({e.get("system") or "q2c" for e in events})
-            rows = [[_e(e["scenario_time"]), _e(e["step"]),
+            rows = [[_e(_when(e["scenario_time"])), _e(e["step"]),
                      f"<span class='sys-{_e(e.get('system') or 'q2c')}'>{_e(e.get('system') or 'q2c')}</span>",
                      _e(e.get("what", "")), _e(e.get("outcome", ""))] for e in events]
             out.append(f"<details><summary><code>{_e(cid)}</code> &mdash; {len(events)} events, "

@@ -90,8 +90,9 @@ def test_seed_data_snapshot_save_and_restore_from_any_path(tmp_path: Path) -> No
 def test_seed_data_from_a_scenarios_master_data(tmp_path: Path) -> None:
     scenario = tmp_path / "multi.yaml"
     scenario.write_text(builtin_root().joinpath("multi_entity_tm.yaml").read_text())
-    with served(tmp_path, "--only", "psa", "--seed-data", str(scenario)) as spec:
-        assert set(spec["simulators"]) == {"psa"}
+    done = q2c("sim", "serve", "--port-base", "0", "--only", "psa", "--seed-data", str(scenario), cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.strip().endswith("PSA: salesforce, netsuite not served")
+    with served(tmp_path, "--seed-data", str(scenario)) as spec:
         users = psa(spec, "GET", "/api/v1/users.json").json()
         assert users["count"] > 3  # the project manager and the scenario's people
         assert "Consultant" in role_names(spec)

@@ -90,3 +90,13 @@ def test_step_labels_are_shortened_at_a_word() -> None:
     assert "close_quote(engagement=E1, client=C1, ..." in line
     shown = line.split("] ", 1)[1].split("  ")[0]
     assert shown == "close_quote(engagement=E1, client=C1, ..." and len(shown) <= 44
+
+
+def test_a_run_that_evaluated_nothing_fails_with_a_one_line_reason() -> None:
+    from q2c_harness.harness.invariants import InvariantResult
+    from q2c_harness.harness.reports import reason
+
+    nothing = ScenarioResult("empty", "", 1, "in-process", None)
+    assert not nothing.ok and reason(nothing) == "no invariant evaluated"
+    idle = ScenarioResult("idle", "", 1, "in-process", None, invariants=[InvariantResult("4.fixed_fee", 0, [])])
+    assert not idle.ok and reason(idle) == "invariant 4.fixed_fee: not evaluated (it checked nothing)"
