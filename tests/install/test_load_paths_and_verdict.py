@@ -59,3 +59,31 @@ def test_run_directory_and_reports_are_relative_to_the_working_directory(tmp_pat
 
 def test_locustfiles_are_package_resources() -> None:
     assert (LOADTESTS / "month_end.py").is_file() and (LOADTESTS / "common.py").is_file()
+
+
+def test_a_run_whose_locust_failed_is_a_failure_even_when_every_check_holds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The run's verdict wiring: every phase stubbed, the checks all green, Locust exited 1 having sent nothing."""
+    from q2c_harness.load import checks
+
+    monkeypatch.chdir(tmp_path)
+    run = MonthEndRun(LoadOptions(out="reports/load", name="probe"))
+
+    def burst(_plan: Path) -> int:
+        (run.work / "locust.log").write_text("Could not find 'month_end.py'\n")
+        run.record.counts["locust_exit"] = 1
+        return 1
+    monkeypatch.setattr(run, "start", lambda: {"simulators": {}})
+    monkeypatch.setattr(run, "start_core", lambda spec: None)
+    monkeypatch.setattr(run, "setup_world", lambda spec: tmp_path / "plan.json")
+    monkeypatch.setattr(run, "burst", burst)
+    monkeypatch.setattr(run, "finish_leftovers", lambda: None)
+    monkeypatch.setattr(run, "drain", lambda: setattr(run, "drain_seconds", 0.0))
+    monkeypatch.setattr(run, "plan", {}, raising=False)
+    monkeypatch.setattr(checks, "run_checks", lambda core, plan: {
+        "ok": True, "problems": [], "counts": {"psa_approved": 0}, "invariants": {}, "exceptions": []})
+    monkeypatch.setattr(checks, "sim_metrics", lambda spec: {})
+    assert run.run() == 1
+    out = capsys.readouterr().out
+    assert "q2c load: FAIL: Locust exited with 1: Could not find 'month_end.py'" in out
+    assert "Locust sent 0 requests" in out and "PASS" not in out
