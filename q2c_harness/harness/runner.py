@@ -202,6 +202,12 @@ async def run_async(scenario: Scenario, *, mode: Mode = "in-process", endpoints:
         result.steps.append(StepResult(len(scenario.steps) + 1, "check", "read back facts, expectations, invariants",
                                        time.perf_counter() - t, result.ok, **stamp))
         await _collect(ctx, result, keep_snapshots)
+        want = scenario.expect.faults_injected_at_least
+        injected = sum(n for rules in result.faults.values() for rule, n in rules.items()
+                       if not rule.startswith("quota:"))
+        if result.error is None and want is not None and injected < want:
+            result.expectation_failures.append(f"expected at least {want} fault(s) injected by the simulators, "
+                                               f"they injected {injected}: the scenario did not test what it says")
     except Exception as exc:
         result.error = result.error or f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_exception(exc)[-4:])
     finally:

@@ -72,3 +72,12 @@ def test_every_invariant_is_evaluated_somewhere_in_the_suite() -> None:
     for name in available_scenarios():
         declared_everywhere &= set(load_scenario(name).not_applicable)
     assert declared_everywhere <= pending, f"no scenario evaluates {sorted(declared_everywhere - pending)}"
+
+
+def test_a_fault_scenario_whose_faults_never_fired_fails() -> None:
+    sc = load_scenario("duplicates_and_replay")
+    quiet = sc.model_copy(update={"faults": sc.faults.model_copy(update={"profile": None}),
+                                  "expect": sc.expect.model_copy(update={"faults_injected_at_least": 1})})
+    result = run_scenario(quiet)
+    assert not result.ok
+    assert any("they injected 0" in f for f in result.expectation_failures), result.expectation_failures
