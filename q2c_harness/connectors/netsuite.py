@@ -261,6 +261,15 @@ class NetSuiteClient(VendorClient):
     async def get_by_external_id(self, record_type: str, external_id: str, **kw: Any) -> dict[str, Any]:
         return await self.get(record_type, f"eid:{external_id}", **kw)
 
+    async def metadata(self, record_type: str, **kw: Any) -> dict[str, Any]:
+        """The record type's JSON Schema from the metadata catalog (``GET /record/v1/metadata-catalog/{type}``,
+        ``Accept: application/schema+json``): ``properties`` names its body fields and sublists, with their types.
+        An unknown record type is ``RecordNotFoundError``."""
+        headers = {**kw.pop("headers", {}), "Accept": "application/schema+json"}
+        body = await self.request_json("GET", f"/record/v1/metadata-catalog/{record_type}", headers=headers,
+                                       operation=f"metadata.{record_type}", **kw)
+        return require_keys(SYSTEM, body, "properties", what=f"{record_type} metadata")
+
     async def list(self, record_type: str, *, q: str | None = None, page_size: int = 1000,
                    **kw: Any) -> AsyncIterator[dict[str, Any]]:
         """Every item (id + links) of a record list, following ``hasMore`` with ``offset``."""

@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
+import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
 import httpx
+import jwt
 
 from .errors import (
     AuthError,
@@ -102,16 +104,23 @@ def classify_response(response: httpx.Response) -> IntegrationError:
 
 
 # ---- auth ------------------------------------------------------------------------------------------------------------
-Grant = Literal["password", "client_credentials", "refresh_token"]
+Grant = Literal["password", "client_credentials", "refresh_token", "jwt_bearer"]
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
 class SalesforceAuth(Authenticator):
-    """A session token (no refresh possible) or an OAuth 2.0 grant against the token endpoint."""
+    """A session token (no refresh possible) or an OAuth 2.0 grant against the token endpoint.
+
+    ``jwt_bearer`` (a connected app's certificate): an RS256 assertion with ``iss`` = the consumer key, ``sub`` = the
+    integration user, ``aud`` = the login URL (login.salesforce.com, test.salesforce.com for sandboxes, or the My
+    Domain), ``exp`` three minutes ahead, signed with ``private_key`` (PEM) on every token request.
+    """
 
     def __init__(
         self, *, session_token: str | None = None, grant: Grant | None = None, client_id: str | None = None,
         client_secret: str | None = None, username: str | None = None, password: str | None = None,
         refresh_token: str | None = None, login_url: str = DEFAULT_LOGIN_URL,
+        private_key: str | bytes | None = None,
     ) -> None:
         if session_token is None and grant is None:
             raise ValueError("give a session_token or an OAuth grant")
@@ -122,7 +131,9 @@ class SalesforceAuth(Authenticator):
         self.username = username
         self.password = password
         self.refresh_token = refresh_token
-        self.token_url = login_url.rstrip("/") + "/services/oauth2/token"
+        self.private_key = private_key
+        self.login_url = login_url.rstrip("/")
+        self.token_url = self.login_url + "/services/oauth2/token"
         self.instance_url: str | None = None
         self.can_refresh = grant is not None
         self._lock: asyncio.Lock | None = None
@@ -139,6 +150,11 @@ class SalesforceAuth(Authenticator):
         if self.grant == "client_credentials":
             pair = f"{self.client_id or ''}:{self.client_secret or ''}".encode()
             return {"grant_type": "client_credentials"}, "Basic " + base64.b64encode(pair).decode()
+        if self.grant == "jwt_bearer":
+            claims = {"iss": self.client_id or "", "sub": self.username or "", "aud": self.login_url,
+                      "exp": int(time.time()) + 180}
+            return {"grant_type": JWT_BEARER_GRANT,
+                    "assertion": jwt.encode(claims, self.private_key or "", algorithm="RS256")}, None
         if self.grant == "refresh_token":
             form = {"grant_type": "refresh_token", "client_id": self.client_id or "",
                     "refresh_token": self.refresh_token or ""}
@@ -187,6 +203,12 @@ class SalesforceAuth(Authenticator):
 class UpsertResult:
     id: str | None  # None only on a pre-v46 204 update (no body)
     created: bool
+
+
+@dataclass(frozen=True)
+class UpdatedRecords:
+    ids: list[str]
+    latest_date_covered: str  # ISO 8601, e.g. 2013-05-08T21:20:00.000+0000
 
 
 @dataclass(frozen=True)
@@ -286,6 +308,25 @@ class SalesforceClient(VendorClient):
         body = require_keys(SYSTEM, json_or_contract_error(SYSTEM, response), "id", what="upsert response")
         created = bool(body.get("created", response.status_code == 201))
         return UpsertResult(id=str(body["id"]), created=created)
+
+    # ---- describe and replication --------------------------------------------------------------------------------
+    async def describe(self, sobject: str, **kw: Any) -> dict[str, Any]:
+        """``GET /sobjects/X/describe/``: the object's metadata, ``fields`` with ``name`` and ``type`` (check-config
+        reads it). An unknown object is ``RecordNotFoundError`` (404 ``NOT_FOUND``)."""
+        body = await self.request_json("GET", self._sobject(sobject, "describe") + "/",
+                                       operation=f"sobject.describe.{sobject}", **kw)
+        return require_keys(SYSTEM, body, "name", "fields", what="describe")
+
+    async def updated(self, sobject: str, start: str, end: str, **kw: Any) -> UpdatedRecords:
+        """``GET /sobjects/X/updated/?start=&end=`` (sObject Get Updated): ids of records added or changed in the
+        span (by SystemModstamp; Salesforce ignores the seconds of both bounds) and ``latestDateCovered``, the safe
+        start of the next span (earlier than ``end`` while a long transaction is open). ISO 8601 UTC datetimes.
+        https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_getupdated.htm"""
+        body = await self.request_json("GET", self._sobject(sobject, "updated") + "/",
+                                       params={"start": start, "end": end}, operation=f"sobject.updated.{sobject}",
+                                       **kw)
+        require_keys(SYSTEM, body, "ids", "latestDateCovered", what="updated records response")
+        return UpdatedRecords(ids=[str(i) for i in body["ids"]], latest_date_covered=str(body["latestDateCovered"]))
 
     # ---- SOQL ----------------------------------------------------------------------------------------------------
     async def query(self, soql: str, *, include_deleted: bool = False, **kw: Any) -> AsyncIterator[dict[str, Any]]:

@@ -30,9 +30,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _headers_for(provider: str, config: str | None) -> dict[str, str]:
+    from q2c_harness.connectors.configured import bearer_headers
+
     from .config import default_credentials, load_config
     if config:
-        return load_config(config).vendor(provider).credentials.headers()
+        return bearer_headers(load_config(config).vendor(provider))
     return default_credentials(provider).headers()
 
 
@@ -61,7 +63,7 @@ def _record(args: argparse.Namespace, catalogue) -> int:
     from .targets import url_target
 
     vendor = load_config(args.config).vendor(args.provider)
-    target = url_target(args.provider, vendor.base_url, vendor.credentials.headers())
+    target = url_target(args.provider, vendor.base_url, _headers_for(args.provider, args.config))
     out = Path(args.out) if args.out else Path("contracts") / "parity" / args.provider
     report = record(catalogue, target, out, only=args.only)
     print(render_record(report))

@@ -33,15 +33,63 @@ SYSTEM = "salesforce"
 
 @dataclass(frozen=True)
 class SalesforceFields:
-    client_id: str = "Q2C_Client_Id__c"  # Account external id (upsert key)
+    """The API names of the fields the core reads and writes in the org. The defaults are the integration package's
+    names; an org with its own names maps them in the configuration file (``[salesforce.fields]``)."""
+
+    client_id: str = "Q2C_Client_Id__c"  # Account external id (upsert key; optional, not provisioned)
     vat_id: str = "VAT_Number__c"
     engagement_id: str = "Q2C_Engagement_Id__c"  # Opportunity external id
+    netsuite_project_id: str = "NetSuite_Project_Id__c"
+    psa_workspace_id: str = "PSA_Workspace_Id__c"
     invoice_status: str = "Invoice_Status__c"
     invoice_number: str = "Invoice_Number__c"
     amount_invoiced: str = "Amount_Invoiced__c"
     amount_paid: str = "Amount_Paid__c"
     last_invoice_date: str = "Last_Invoice_Date__c"
     last_payment_date: str = "Last_Payment_Date__c"
+    retainer_amount: str = "Q2C_Retainer_Amount__c"  # sales: a retainer paid up front
+    # the contract's T&M terms as sales records them: the rate card, the FX policy, a not-to-exceed cap
+    rate_card: str = "Q2C_Rate_Card__c"
+    fx_rate_type: str = "Q2C_FX_Rate_Type__c"
+    fx_rate_date_rule: str = "Q2C_FX_Rate_Date_Rule__c"
+    not_to_exceed: str = "Q2C_Not_To_Exceed__c"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """What the core needs of one of its fields: the object it is on, its type, how to create it (provisioning)."""
+
+    sobject: str
+    type: str  # currency | date | string
+    create: dict[str, Any] = field(default_factory=dict)
+
+
+FIELD_SPECS: dict[str, FieldSpec] = {
+    "vat_id": FieldSpec("Account", "string", {"length": 40}),
+    "engagement_id": FieldSpec("Opportunity", "string", {"length": 80, "external_id": True, "unique": True}),
+    "netsuite_project_id": FieldSpec("Opportunity", "string", {"length": 40}),
+    "psa_workspace_id": FieldSpec("Opportunity", "string", {"length": 40}),
+    "invoice_status": FieldSpec("Opportunity", "string", {"length": 40}),
+    "invoice_number": FieldSpec("Opportunity", "string", {"length": 80}),
+    "amount_invoiced": FieldSpec("Opportunity", "currency", {"precision": 16, "scale": 2}),
+    "amount_paid": FieldSpec("Opportunity", "currency", {"precision": 16, "scale": 2}),
+    "last_invoice_date": FieldSpec("Opportunity", "date"),
+    "last_payment_date": FieldSpec("Opportunity", "date"),
+    "retainer_amount": FieldSpec("Opportunity", "currency", {"precision": 16, "scale": 2}),
+    "rate_card": FieldSpec("Opportunity", "string", {"length": 80}),
+    "fx_rate_type": FieldSpec("Opportunity", "string", {"length": 20}),
+    "fx_rate_date_rule": FieldSpec("Opportunity", "string", {"length": 20}),
+    "not_to_exceed": FieldSpec("Opportunity", "currency", {"precision": 16, "scale": 2}),
+}
+# Salesforce field types (describe ``type``) that hold what the core writes: a text the core writes fits a picklist
+# or a text area as well; money fits a currency or a number field
+COMPATIBLE_TYPES = {"string": frozenset({"string", "textarea", "picklist"}),
+                    "currency": frozenset({"currency", "double"}), "date": frozenset({"date"})}
+
+
+def field_plan(fields: "SalesforceFields") -> list[tuple[str, str, FieldSpec]]:
+    """(setting name, the org's API name, spec) for every field the core reads or writes."""
+    return [(key, getattr(fields, key), spec) for key, spec in FIELD_SPECS.items()]
 
 
 FIELDS = SalesforceFields()
