@@ -1,10 +1,12 @@
-"""Event intake: pull (Salesforce change events, PSA subscribed events, NetSuite customer payments) and push (PSA
-webhooks, signature checked). Every event goes into the inbox (dedupe on (source, event id)) and starts its flow's
+"""Event intake: pull (Salesforce changed records by polling, or change events; PSA subscribed events; NetSuite
+customer payments) and push (PSA webhooks, signature checked). Every event goes into the inbox (dedupe on (source, event id)) and starts its flow's
 workflow under the inbox-derived id; the cursors advance only after the events are in the inbox (at least once).
 
 Inbox event ids are business keys where the business fact is what must happen once:
-``opportunity-closed-won:<opp id>``, ``quote-accepted:<quote id>``, ``customerPayment:<id>``; PSA events keep the
-PSA event id (its duplicates carry the same id).
+``opportunity-closed-won:<opp id>``, ``quote-accepted:<quote id>``, ``contract-activated:<contract id>``,
+``opportunity-contracted:<opp id>``, ``customerPayment:<id>``; PSA events keep the PSA event id (its duplicates carry
+the same id). A record polled twice (an overlap window, a later unrelated edit) maps to the same keys: the inbox
+keeps one.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from q2c_harness.config import SalesforceSettings
 from q2c_harness.connectors.psa import verify_webhook_signature
+from q2c_harness.connectors.salesforce_polling import RecordChange
 from q2c_harness.engine import Engine
 from q2c_harness.errors import AuthError
 
@@ -25,10 +29,12 @@ PSA_TYPES = (*time_to_invoice.APPROVAL_EVENTS, *milestone_to_invoice.MILESTONE_E
 
 
 class Intake:
-    def __init__(self, ctx: FlowContext, *, queue: str | None = None) -> None:
+    def __init__(self, ctx: FlowContext, *, queue: str | None = None,
+                 salesforce: SalesforceSettings | None = None) -> None:
         self.ctx = ctx
         self.engine: Engine = ctx.engine
         self.queue = queue
+        self.sf = salesforce or SalesforceSettings()
         self.started: list[str] = []
 
     def _handle(self, source: str, event_id: str, event_type: str, payload: Any, workflow: str) -> str:
@@ -66,6 +72,38 @@ class Intake:
                 self._handle("salesforce", f"quote-accepted:{rid}", "SBQQ__Quote__cChangeEvent",
                              {"quote_id": rid, "replay_id": ev["replayId"]}, change_order.WORKFLOW)
                 n += 1
+        return n
+
+    def polled_fields(self) -> dict[str, list[str]]:
+        """What `route_record` reads of each polled object (the Id and SystemModstamp come anyway)."""
+        gate = self.sf.contract
+        opp = ["StageName", *([gate.contracted_field] if gate.contracted_field else [])]
+        return {"Opportunity": opp, "SBQQ__Quote__c": ["SBQQ__Status__c"],
+                "Contract": ["Status", "SBQQ__Opportunity__c"]}
+
+    def route_record(self, change: RecordChange) -> int:
+        """A polled record's current state -> the business events it stands for (the same keys as change events)."""
+        r, gate, rid = change.record, self.sf.contract, change.id
+        payload = {"modstamp": change.modstamp}
+        n = 0
+        if change.sobject == "Opportunity":
+            if r.get("StageName") == "Closed Won":
+                self._handle("salesforce", f"opportunity-closed-won:{rid}", "Opportunity",
+                             {"opportunity_id": rid, **payload}, quote_to_project.WORKFLOW)
+                n += 1
+            if gate.contracted_field and r.get(gate.contracted_field) is True:
+                self._handle("salesforce", f"opportunity-contracted:{rid}", "Opportunity",
+                             {"opportunity_id": rid, **payload}, quote_to_project.WORKFLOW)
+                n += 1
+        elif change.sobject == "SBQQ__Quote__c" and r.get("SBQQ__Status__c") == gate.accepted_status:
+            self._handle("salesforce", f"quote-accepted:{rid}", "SBQQ__Quote__c", {"quote_id": rid, **payload},
+                         change_order.WORKFLOW)
+            n += 1
+        elif change.sobject == "Contract" and r.get("Status") == gate.activated_status and r.get("SBQQ__Opportunity__c"):
+            self._handle("salesforce", f"contract-activated:{rid}", "Contract",
+                         {"opportunity_id": r["SBQQ__Opportunity__c"], "contract_id": rid, **payload},
+                         quote_to_project.WORKFLOW)
+            n += 1
         return n
 
     # ---- PSA -----------------------------------------------------------------------------------------------------

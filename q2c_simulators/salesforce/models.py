@@ -775,9 +775,35 @@ class SalesforceBackend:
                 "latestDateCovered": latest or end}
 
     def updated_between(self, obj: SObjectType, start: str, end: str) -> dict[str, Any]:
+        """sObject Get Updated (resources_getupdated, and getUpdated() of the SOAP API's data replication): ids of
+        the records whose SystemModstamp is in the span, both bounds' seconds ignored (12:30:15 is 12:30:00, ends
+        included); the start strictly before the end and no more than 30 days back (else INVALID_REPLICATION_DATE);
+        at most 600,000 ids (else EXCEEDED_ID_LIMIT). ``latestDateCovered`` is the end, or the current minute when
+        the end is later: what has not happened yet is not covered, so the next span starts there."""
+        start_m, end_m = _minute(start), _minute(end)
+        if start_m >= end_m:
+            raise SalesforceError("startDate must chronologically precede endDate (seconds are ignored)",
+                                  "INVALID_REPLICATION_DATE", 400)
+        now = self.clock.now()
+        if start_m < _minute(soql.format_datetime(now - timedelta(days=REPLICATION_DAYS))):
+            raise SalesforceError(f"startDate can't be more than {REPLICATION_DAYS} days ago",
+                                  "INVALID_REPLICATION_DATE", 400)
         found = [r["Id"] for r in self.store.records(obj.name)
-                 if not r["IsDeleted"] and start <= r["SystemModstamp"] <= end]
-        return {"ids": found, "latestDateCovered": end}
+                 if not r["IsDeleted"] and start_m <= r["SystemModstamp"] <= end_m]
+        if len(found) > UPDATED_ID_LIMIT:
+            raise SalesforceError(f"More than {UPDATED_ID_LIMIT} ids; choose a start and end closer together",
+                                  "EXCEEDED_ID_LIMIT", 400)
+        covered = min(end_m, max(start_m, _minute(soql.format_datetime(now))))
+        return {"ids": found, "latestDateCovered": covered}
+
+
+REPLICATION_DAYS = 30  # "Results are returned for no more than 30 days previous to the day the call is executed"
+UPDATED_ID_LIMIT = 600_000
+
+
+def _minute(stamp: str) -> str:
+    """A stored datetime (``2024-01-31T09:00:41.123+0000``) with its seconds dropped, as replication reads it."""
+    return stamp[:17] + "00.000+0000"
 
 
 def _json_kind(value: Any) -> str:

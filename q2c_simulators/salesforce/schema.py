@@ -225,6 +225,7 @@ def standard_objects() -> list[SObjectType]:
         _ref("ContractId", "Contract", "Contract", None),
         _readonly(Field("HasOpportunityLineItem", "boolean")),
         _ref("SBQQ__PrimaryQuote__c", "SBQQ__Quote__c", "SBQQ__PrimaryQuote__r", None, custom=True),
+        Field("SBQQ__Contracted__c", "boolean", label="Contracted", default=False, custom=True),  # CPQ: contract it
     ])
     product = _object("Product2", "Product", "Products", [
         _std("Name", required=True, label="Product Name"), _std("ProductCode"), _std("Description", "textarea", length=4000),

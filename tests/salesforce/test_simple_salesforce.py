@@ -59,6 +59,16 @@ def sf(server) -> Salesforce:
     return tracked(Salesforce(instance_url=base, session_id=token["access_token"]))
 
 
+def test_updated_records_through_simple_salesforce(sf):
+    """`SFType.updated(start, end)` sends the datetimes percent-encoded (`%3A`, `%2B`), as the documentation's curl."""
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime.now(timezone.utc)
+    rid = sf.Account.create({"Name": "Replicated"})["id"]
+    out = sf.Account.updated(now - timedelta(minutes=5), now + timedelta(minutes=5))
+    assert rid in out["ids"] and out["latestDateCovered"].endswith(":00.000+0000")
+
+
 def test_crud_get_by_custom_id_upsert_and_describe(sf):
     created = sf.Account.create({"Name": "Acme Consulting", "External_Id__c": "ACME 1"})
     assert created["success"] is True

@@ -135,5 +135,6 @@ async def test_deleted_and_updated_windows(api, client):
     deleted = (await api.get(f"{V}/sobjects/Account/deleted/", params=params)).json()
     assert [d["id"] for d in deleted["deletedRecords"]] == [aid]
     keep = await create(api, "Account", {"Name": "Kept"})
-    assert keep in (await api.get(f"{V}/sobjects/Account/updated/", params=params)).json()["ids"]
+    recent = {"start": now, "end": "2100-01-01T00:00:00+00:00"}  # replication looks back 30 days at most
+    assert keep in (await api.get(f"{V}/sobjects/Account/updated/", params=recent)).json()["ids"]
     assert now
