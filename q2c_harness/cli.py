@@ -1,7 +1,7 @@
 """`q2c`: the command line of q2c-harness (`q2c --help`, `q2c COMMAND --help` for every option).
 
     q2c sim serve | tour | faults load|clear | snapshot save|restore     the vendor simulators
-    q2c core serve | worker                                              the integration core
+    q2c core serve | worker | check-config                               the integration core
     q2c scenario run | list | validate | schema | prove                  the scenario suite, the mutation campaign
     q2c load month-end                                                   month-end load tests (Locust)
     q2c parity record | verify | list                                    simulators against recorded vendors
@@ -198,6 +198,12 @@ def _core_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _core_check_config(args: argparse.Namespace) -> int:
+    from q2c_harness.check_config import check_config_command
+
+    return check_config_command(args.file, as_json=args.json)
+
+
 def _core_worker(args: argparse.Namespace) -> int:
     import threading
 
@@ -360,6 +366,11 @@ def _core_parsers(commands: argparse._SubParsersAction) -> None:
             c.add_argument("--executor-id", default=None,
                            help="this worker's name in the durable engine (default worker-PID)")
         c.set_defaults(func=fn)
+    chk = core.add_parser("check-config", help="check each org has every object, field, subsidiary, item and rate "
+                                               "card the configuration file names (exit 1 when anything is missing)")
+    chk.add_argument("file", metavar="FILE", help="the configuration file (docs/operations.md)")
+    chk.add_argument("--json", action="store_true", help="print the findings as JSON")
+    chk.set_defaults(func=_core_check_config)
 
 
 def _load_parsers(commands: argparse._SubParsersAction) -> None:

@@ -128,6 +128,15 @@ def _base_types() -> dict[str, RecordType]:
             "exchangeRate": num("Exchange Rate", required=True, minimum=0),
             "effectiveDate": date("Effective Date", required=True),
         }),
+        # Tax Code (REST record id salesTaxItem, article_0814121722: name, description, taxType; SuiteTax). The
+        # rate is kept as one percentage on the code, a simplification of SuiteTax's tax types and rates.
+        RecordType("salesTaxItem", "Tax Code", {
+            "name": s("Tax Name", required=True, max_length=200),
+            "description": s("Description", max_length=4000),
+            "rate": num("Rate (%)", minimum=0),
+            "taxType": s("Tax Type", max_length=40),
+            "isInactive": boolean("Inactive"),
+        }, name_field="name"),
         RecordType("customer", "Customer", {
             "entityId": s("Customer ID", readonly=True),
             "companyName": s("Company Name", required=True, max_length=83),

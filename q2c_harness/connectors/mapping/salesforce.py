@@ -87,6 +87,17 @@ COMPATIBLE_TYPES = {"string": frozenset({"string", "textarea", "picklist"}),
                     "currency": frozenset({"currency", "double"}), "date": frozenset({"date"})}
 
 
+# the CPQ and standard fields the flows read (read_quote's SOQL, quote_terms, client_from_account)
+QUOTE_FIELDS = ("Id", "Name", "SBQQ__Account__c", "SBQQ__Opportunity2__c", "SBQQ__Primary__c", "SBQQ__Status__c",
+                "SBQQ__Type__c", "SBQQ__StartDate__c", "SBQQ__EndDate__c", "SBQQ__NetAmount__c")
+QUOTE_LINE_FIELDS = ("Id", "Name", "SBQQ__Quote__c", "SBQQ__Quantity__c", "SBQQ__NetPrice__c", "SBQQ__NetTotal__c",
+                     "SBQQ__ChargeType__c", "SBQQ__BillingFrequency__c", "SBQQ__StartDate__c", "SBQQ__EndDate__c",
+                     "SBQQ__Description__c", "SBQQ__Product__c")
+STANDARD_READS = {"Account": ("Name", "BillingCountry"), "Opportunity": ("Name", "StageName", "AccountId"),
+                  "SBQQ__Quote__c": QUOTE_FIELDS, "SBQQ__QuoteLine__c": QUOTE_LINE_FIELDS,
+                  "Contract": ("Status", "SBQQ__Opportunity__c", "SBQQ__Quote__c")}
+
+
 def field_plan(fields: "SalesforceFields") -> list[tuple[str, str, FieldSpec]]:
     """(setting name, the org's API name, spec) for every field the core reads or writes."""
     return [(key, getattr(fields, key), spec) for key, spec in FIELD_SPECS.items()]
