@@ -103,7 +103,6 @@ def simulator_target(provider: str, *, release: str | None = None, seed: int = 7
                      middleware: Middleware | None = None, tenant: str | None = None) -> Iterator[Target]:
     """The provider's simulator on a real socket (HTTP), a fresh tenant, credentials minted through admin.
     `middleware(asgi_app) -> asgi_app` wraps the served app (used to seed response mutations)."""
-    from q2c_simulators.kernel.http_server import standard_messages
     from q2c_simulators.kernel.serving import build_simulators, running_servers
 
     sims = build_simulators([provider], seed=seed)
@@ -113,7 +112,7 @@ def simulator_target(provider: str, *, release: str | None = None, seed: int = 7
 
         class Wrapped:
             def __init__(self) -> None:
-                self.asgi = standard_messages(middleware(inner))
+                self.asgi = middleware(inner)
                 self.seed = sim.seed
         sims = {provider: Wrapped()}  # type: ignore[dict-item]
     tenant = tenant or f"Q2C_CONTRACTS_{uuid.uuid4().hex[:8].upper()}"

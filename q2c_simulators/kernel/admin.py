@@ -29,6 +29,12 @@ TENANT_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 TenantId = Annotated[str, Path(pattern=TENANT_PATTERN)]
 
 
+def current_simulator(request: Request) -> Any:
+    """The simulator an admin request is for: a vendor's admin.py endpoints take it as
+    `sim: Annotated[VendorSimulator, Depends(current_simulator)]`."""
+    return request.app.state.simulator
+
+
 _Strict = StrictModel
 
 
@@ -410,6 +416,9 @@ def build_admin_app(sim: Simulator) -> FastAPI:
         return PlainTextResponse(sim.metrics.render(), media_type="text/plain; version=0.0.4")
 
     sim.extend_admin(admin)
+    if sim.admin_router is not None:
+        admin.include_router(sim.admin_router)
+    admin.state.simulator = sim
     install_method_not_allowed(admin)
     document_responses(admin, {400: "The request body is not valid JSON"}, with_body_only={400})
     return admin

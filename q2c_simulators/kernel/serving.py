@@ -22,9 +22,10 @@ from typing import Any
 
 import uvicorn
 from starlette.responses import JSONResponse
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from . import connections
 from .admin import parse_profile
-from .http_server import SimHttpProtocol
 from .simulator import Simulator
 from .tls import TlsFiles, make_tls_files
 
@@ -178,6 +179,20 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     return uvloop.new_event_loop
 
 
+class NotedConnections(HttpToolsProtocol):
+    """uvicorn's own httptools protocol, unchanged, its connections noted (asyncio's connection_made and
+    connection_lost) so that a `reset` fault can abort the one its request came on (kernel/connections.py)."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._noted = transport
+        connections.opened(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        connections.closed(self._noted)
+        super().connection_lost(exc)
+
+
 class SimServers:
     """Real uvicorn servers, one port per simulator, optionally over HTTPS; run in the current event loop."""
 
@@ -196,7 +211,7 @@ class SimServers:
             raise
         self.servers = {
             name: uvicorn.Server(uvicorn.Config(
-                sim.asgi, interface="asgi3", http=SimHttpProtocol, log_level=log_level, lifespan="off", access_log=False,
+                sim.asgi, interface="asgi3", http=NotedConnections, log_level=log_level, lifespan="off", access_log=False,
                 ssl_certfile=str(self.tls.cert) if self.tls else None,
                 ssl_keyfile=str(self.tls.key) if self.tls else None,
                 timeout_keep_alive=30, timeout_graceful_shutdown=2,

@@ -1,52 +1,49 @@
 """The Simulator base class and the kernel pipeline every request goes through.
 
-A vendor simulator subclasses `Simulator` and supplies: its routes (a FastAPI app), a backend factory (its models,
-state in a `Store`), how a request names its tenant, its own error shape, its own quota rejection, and its default
-quotas. The kernel wraps the routes with tenants, quotas, faults, the journal and metrics, and serves `/__admin`.
+A vendor simulator subclasses `Simulator` and supplies its urls table and responses class (kernel/template.py), a
+backend factory (its models, state in a `Store`), how a request names its tenant, how it authenticates, its own
+error shape, its own quota rejection, and its default quotas. The kernel builds the routes app from the table and
+wraps it with tenants, quotas, faults, the journal and metrics, and serves `/__admin`.
 
-Pipeline for a vendor request: resolve the route (unmatched: vendor 404 plus a near-miss hint) -> quotas (the
-vendor's rejection) -> faults (latency, error, reset, dribble, hang) -> the route -> journal and metrics.
+Pipeline for a vendor request: resolve the row (unmatched: vendor 404 plus a near-miss hint) -> quotas (the
+vendor's rejection) -> faults (latency, error, reset, dribble, hang) -> authenticate (unless public) -> the
+operation (called directly, or through FastAPI) -> journal and metrics.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import Match, Route, get_route_path
+from starlette.routing import get_route_path
 
+from . import connections
+from .admin import build_admin_app
 from .clock import VirtualClock
-from .direct import DirectCall
+from .errors import VendorError
 from .faults import FaultEngine
-from .http import document_responses, first_header, install_method_not_allowed
-from .http_server import WHOLE_RESPONSE
+from .http import first_header, install_method_not_allowed
 from .journal import Journal, JournalEntry, near_miss_routes
 from .metrics import SimulatorMetrics
 from .quotas import Admission, QuotaEngine, QuotaSpec
 from .store import Tenants
+from .template import KERNEL_URLS, ResolvedRoute, Responses, RouteTable, Url, build_app
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable, Callable], Awaitable[None]]
 
 TENANT_HEADER = "x-sim-tenant"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-@dataclass(frozen=True, slots=True)
-class ResolvedRoute:
-    operation: str  # the route's name
-    template: str  # its path template
-    direct: DirectCall | None  # None: FastAPI serves it
-    path_params: dict[str, Any]
 
 
 class RequestHeaders(Headers):
@@ -65,9 +62,45 @@ class ConnectionReset(ConnectionResetError):
     """Raised in-process (no socket to abort) when a `reset` fault fires."""
 
 
+class _BodyTap:
+    """The request body as its readers take it: the journal keeps its first bytes, and a second reader (FastAPI,
+    after the auth hook or a direct call read the body) gets it again from the start."""
+
+    __slots__ = ("inner", "limit", "head", "taken")
+
+    def __init__(self, inner: Callable, limit: int) -> None:
+        self.inner, self.limit = inner, limit
+        self.head = bytearray()
+        self.taken: list[dict] = []
+
+    async def receive(self) -> dict:
+        message = await self.inner()
+        if message["type"] == "http.request":
+            self.taken.append(message)
+            if len(self.head) < self.limit:
+                self.head.extend(message.get("body", b"")[: self.limit - len(self.head)])
+        return message
+
+    def replay(self) -> Callable:
+        pending = list(self.taken)
+
+        async def receive() -> dict:
+            return pending.pop(0) if pending else await self.receive()
+
+        return receive
+
+
 class Simulator:
     name: ClassVar[str] = "simulator"
     title: ClassVar[str] = "Simulator"
+    urls: ClassVar[Sequence[Url]] = ()  # the simulator's urls.py table
+    responses: ClassVar[type[Responses]] = Responses  # its responses.py class
+    api_title: ClassVar[str | None] = None  # the OpenAPI document's title (default: `title`)
+    api_version: ClassVar[str] = "1.0"
+    api_description: ClassVar[str] = ""
+    common_responses: ClassVar[Mapping[int | str, dict[str, Any]]] = {}  # documented on every operation
+    security_schemes: ClassVar[Mapping[str, dict[str, Any]]] = {}  # OpenAPI; every non-public operation needs one
+    admin_router: ClassVar[APIRouter | None] = None  # its admin.py endpoints, served under /__admin
 
     def __init__(
         self,
@@ -77,6 +110,7 @@ class Simulator:
         journal_capacity: int = 10_000,
         journal_body_limit: int = 2048,
         snapshot_dir: str | Path = ".q2c/snapshots",
+        direct_calls: bool = True,
     ) -> None:
         self.clock = clock or VirtualClock()
         self.faults = FaultEngine(self.name, self.clock, seed)
@@ -85,15 +119,21 @@ class Simulator:
         self.metrics = SimulatorMetrics(self.name)
         self.tenants: Tenants[Any] = Tenants(self.new_backend)
         self.snapshot_dir = Path(snapshot_dir)
-        self.routes_app: FastAPI = self.build_routes()
+        self.api = self.responses(self)
+        if type(self).build_routes is not Simulator.build_routes:  # not on the template yet: its own app
+            self.routes_app = self.build_routes()
+            self.routes = RouteTable.from_app(self.routes_app)
+            install_method_not_allowed(
+                self.routes_app, lambda message: self.error_response(405, "METHOD_NOT_ALLOWED", message))
+        else:
+            self.routes = RouteTable.compile([*self.urls, *KERNEL_URLS], self.api, direct=direct_calls)
+            self.routes_app = build_app(self.routes, title=self.api_title or self.title, version=self.api_version,
+                                        description=self.api_description, common_responses=self.common_responses)
+            self.routes_app.add_exception_handler(VendorError, _vendor_error)
+            self.routes_app.add_exception_handler(RequestValidationError, self.validation_response)
+            self.routes_app.add_exception_handler(HTTPException, self.http_exception_response)
         self.routes_app.state.simulator = self
-        install_method_not_allowed(
-            self.routes_app, lambda message: self.error_response(405, "METHOD_NOT_ALLOWED", message))
-        document_responses(self.routes_app, {429: "A vendor limit (kernel quota) refused the request"})
-        self._route_cache: OrderedDict[tuple[str, str], ResolvedRoute | None] = OrderedDict()
-        self._direct_calls: dict[int, DirectCall | None] = {}
-        from .admin import build_admin_app  # the admin app reads this simulator's parts
-
+        self._openapi: dict[str, Any] | None = None
         self.admin_app = build_admin_app(self)
         self.asgi: ASGIApp = self._dispatch
 
@@ -103,7 +143,11 @@ class Simulator:
 
     # ---- what a vendor supplies --------------------------------------------------------------------------------
     def build_routes(self) -> FastAPI:
+        """Before the template: a simulator that builds its own FastAPI app (removed once all are converted)."""
         raise NotImplementedError
+
+    def extend_admin(self, admin: FastAPI) -> None:
+        """Before the template: vendor admin endpoints added to `/__admin` (now `admin_router`)."""
 
     def new_backend(self, tenant_id: str) -> Any:
         raise NotImplementedError
@@ -115,9 +159,21 @@ class Simulator:
         """The tenant a request belongs to. Vendors read it from their credentials; `X-Sim-Tenant` always wins."""
         return headers.get(TENANT_HEADER) or "default"
 
+    async def authenticate(self, request: Request, operation: str) -> Any:
+        """The request's principal (kept as `scope["state"]["principal"]` for the operation), or a `VendorError`
+        (the vendor's 401, ...). Called for every operation not declared `public`, before its parameters are
+        validated, and for the tenant `tenant_of` named: a credential of another tenant must not act there."""
+        return None
+
     def error_response(self, status: int, code: str | None, message: str | None, retry_after: float | None = None) -> Response:
-        """An error in the vendor's own shape (used by error faults and unmatched routes)."""
+        """An error in the vendor's own shape (used by error faults, unmatched routes and 405s)."""
         raise NotImplementedError
+
+    def validation_response(self, request: Request, exc: RequestValidationError) -> Response | Awaitable[Response]:
+        """FastAPI's validation error (a parameter or body the operation's signature refuses) in the vendor's shape."""
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return self.error_response(400, None, f"{where or 'request'}: {first.get('msg', 'invalid request')}")
 
     def quota_response(self, quota: QuotaSpec, retry_after: float | None, tenant: str | None) -> Response:
         return self.error_response(429, None, f"quota {quota.name} exceeded", retry_after)
@@ -127,10 +183,11 @@ class Simulator:
         request's (None when no quota was asked), so usage it counted needs no second lookup."""
         return []
 
-    def extend_admin(self, admin: FastAPI) -> None:
-        """Add vendor-specific admin endpoints (custom fields, tokens, ...) to `/__admin`."""
+    def openapi_document(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """The vendor's last touches to its OpenAPI document (the kernel built it from the table)."""
+        return doc
 
-    # ---- helpers for vendor routes -----------------------------------------------------------------------------
+    # ---- helpers for vendor code -------------------------------------------------------------------------------
     def backend(self, request: Request) -> Any:
         return self.tenants.get(request.scope["state"]["tenant"])
 
@@ -141,41 +198,85 @@ class Simulator:
         self.quotas.reset(specs=True)
         self.clock.reset()
 
-    def resolve_route(self, scope: Scope, method: str, path: str) -> ResolvedRoute | None:
-        """The vendor route that serves this request (a partial match: the path is right, the method is not), or
-        None. Cached per method and route path (the pipeline's, already read): the answer, path parameters
-        included, depends on nothing else."""
-        key = (method, path)
-        cache = self._route_cache
-        if key in cache:
-            cache.move_to_end(key)
-            return cache[key]
-        result = None
-        for route in self.routes_app.router.routes:
-            match, child = route.matches(scope)
-            if match is Match.FULL:
-                result = ResolvedRoute(getattr(route, "name", None) or "", getattr(route, "path", ""),
-                                       self._direct_call(route), child.get("path_params", {}))
-                break
-            if match is Match.PARTIAL and result is None:
-                result = ResolvedRoute(getattr(route, "name", None) or "", getattr(route, "path", ""), None, {})
-        cache[key] = result
-        if len(cache) > 4096:
-            cache.popitem(last=False)
-        return result
+    def openapi(self, request: Request | None = None) -> dict[str, Any]:
+        """The OpenAPI document of every operation served (built once): FastAPI's, the kernel's 429 on every
+        operation, FastAPI's own 422 schema dropped (validation errors are the vendor's), the security schemes."""
+        if self._openapi is None:
+            app = self.routes_app
+            doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            for item in doc.get("paths", {}).values():
+                for op in item.values():
+                    responses = op.setdefault("responses", {})
+                    if "HTTPValidationError" in str(responses.get("422", "")):
+                        del responses["422"]
+                    responses.setdefault("429", {"description": "A vendor limit (kernel quota) refused the request"})
+            components = doc.setdefault("components", {})
+            for name in ("HTTPValidationError", "ValidationError"):
+                components.get("schemas", {}).pop(name, None)
+            if self.security_schemes:
+                components["securitySchemes"] = dict(self.security_schemes)
+                doc["security"] = [{name: []} for name in self.security_schemes]
+            self._openapi = self.openapi_document(doc)
+        return self._openapi
 
-    def _direct_call(self, route: Any) -> DirectCall | None:
-        key = id(route)  # routes compare by value and are not hashable; they live as long as the app
-        if key not in self._direct_calls:
-            self._direct_calls[key] = DirectCall.for_route(self.routes_app, route)
-        return self._direct_calls[key]
+    def method_not_allowed(self, request: Request) -> Response:
+        allow = ", ".join(self.routes.allowed(get_route_path(request.scope)))
+        response = self.error_response(
+            405, "METHOD_NOT_ALLOWED", f"HTTP method {request.method} is not allowed for this resource; allowed: {allow}")
+        response.status_code = 405
+        response.headers["Allow"] = allow
+        return response
 
-    def route_templates(self) -> list[tuple[str, str]]:
-        out = []
-        for route in self.routes_app.router.routes:
-            if isinstance(route, Route) and route.methods:
-                out.extend((m, route.path) for m in sorted(route.methods) if m != "HEAD")
-        return out
+    async def http_exception_response(self, request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 405:
+            return self.method_not_allowed(request)
+        return self.error_response(exc.status_code, None, exc.detail if isinstance(exc.detail, str) else None)
+
+    async def handle_exception(self, request: Request, exc: Exception) -> Response:
+        """What the routes app's exception handlers answer for `exc` (the same lookup Starlette makes: the status
+        code of an HTTPException, then the exception's classes in MRO order); re-raised when none does."""
+        handlers = self.routes_app.exception_handlers
+        handler = handlers.get(exc.status_code) if isinstance(exc, HTTPException) else None
+        if handler is None:
+            handler = next((handlers[cls] for cls in type(exc).__mro__ if cls in handlers), None)
+        if handler is None:
+            raise exc
+        response = handler(request, exc)
+        return await response if asyncio.iscoroutine(response) else response
+
+    async def call_operation(self, scope: Scope, receive: Callable, send: Callable) -> None:
+        """Serve a request as the operation it names, without quotas, faults or the journal (a composite call's
+        subrequests are part of one API call)."""
+        route = self.routes.resolve(scope["method"], get_route_path(scope))
+        if route is None:
+            await self.error_response(404, None, "The requested resource does not exist")(scope, receive, send)
+            return
+        response = await self._answer(Request(scope, receive, send), route)
+        if response is None:
+            await self.routes_app(scope, receive, send)
+        else:
+            await response(scope, receive, send)
+
+    async def _answer(self, request: Request, route: ResolvedRoute) -> Response | None:
+        """The kernel's own answer to a matched request: a 405, the auth hook's refusal, or the direct call's
+        response; None when FastAPI must serve it."""
+        if not route.full:
+            return self.method_not_allowed(request)
+        row = route.row
+        scope = request.scope
+        scope["app"] = self.routes_app
+        scope["router"] = self.routes_app.router
+        scope["route"] = self.routes_app.router.routes[row.index]
+        scope["endpoint"] = row.endpoint
+        scope["path_params"] = route.path_params
+        try:
+            if not row.public:
+                scope["state"]["principal"] = await self.authenticate(request, row.operation)
+            return None if row.direct is None else await row.direct(request, route.path_params)
+        except ClientDisconnect:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the routes app's handlers decide; unhandled ones re-raise
+            return await self.handle_exception(request, exc)
 
     # ---- the pipeline ------------------------------------------------------------------------------------------
     async def _dispatch(self, scope: Scope, receive: Callable, send: Callable) -> None:
@@ -192,31 +293,23 @@ class Simulator:
         method: str = scope["method"]
         tenant = self.tenant_of(RequestHeaders(scope=scope), path)
         scope.setdefault("state", {})["tenant"] = tenant
-        route = self.resolve_route(scope, method, path)
+        route = self.routes.resolve(method, path)
         operation, template = (route.operation, route.template) if route else (None, "<unmatched>")
         seq = self.journal.next_seq()
-
-        body = bytearray()
+        tap = None
         if method in _BODY_METHODS:
-            limit = self.journal.body_limit
-            inner_receive = receive
-
-            async def receive() -> dict:  # noqa: F811 - keep a copy of the first bytes for the journal
-                message = await inner_receive()
-                if message["type"] == "http.request" and len(body) < limit:
-                    body.extend(message.get("body", b"")[: limit - len(body)])
-                return message
+            tap = _BodyTap(receive, self.journal.body_limit)
+            receive = tap.receive
 
         status = 0
         admission: Admission | None = None
-        whole = WHOLE_RESPONSE in scope.get("extensions", ())  # the server takes a response in one message
         fault_name: str | None = None
         quota_name: str | None = None
         near: list[str] | None = None
         try:
             response: Response | None = None  # one the kernel holds (its own, or a direct call's): sent below
             if route is None:
-                near = near_miss_routes(method, path, self.route_templates())
+                near = near_miss_routes(method, path, self.routes.templates())
                 response = self.error_response(404, None, "The requested resource does not exist")
                 if near:
                     response.headers["X-Sim-Near-Miss"] = " | ".join(near)
@@ -241,14 +334,13 @@ class Simulator:
                     elif fault.kind in ("reset", "hang"):
                         if fault.kind == "hang":
                             await _hang(receive, fault.max_seconds)
-                        if not _abort(send):  # in-process there is no socket: the client sees the error instead
+                        if not connections.abort(scope):  # in-process there is no socket: the client sees the error
                             raise ConnectionReset(f"connection dropped by fault rule {fault.id} ({fault.kind})")
                         return
                     elif fault.kind == "dribble":
                         send = _dribbling(send, fault.chunk_bytes, fault.interval_ms / 1000)
-                        whole = False  # the body goes in pieces
-                if response is None and route.direct is not None:
-                    response = await route.direct(scope, receive, send, route.path_params)
+                if response is None:
+                    response = await self._answer(Request(scope, receive, send), route)
                 if response is None:  # FastAPI serves it; the vendor's headers join its start message
                     async def send_with_headers(message: dict) -> None:
                         nonlocal status
@@ -259,15 +351,12 @@ class Simulator:
                                 message = {**message, "headers": [*message.get("headers", []), *extra]}
                         await send(message)
 
-                    await self.routes_app(scope, receive, send_with_headers)
+                    await self.routes_app(scope, tap.replay() if tap is not None and tap.taken else receive,
+                                          send_with_headers)
                     return
             status = response.status_code
             response.raw_headers.extend(self.response_headers(tenant, admission))  # now: usage counts this request
-            if whole and type(response).__call__ is Response.__call__ and response.background is None:
-                await send({"type": WHOLE_RESPONSE, "status": status, "headers": response.raw_headers,
-                            "body": response.body})
-            else:
-                await response(scope, receive, send)
+            await response(scope, receive, send)
         except ClientDisconnect:  # gone before its body arrived: nothing was changed, no one to answer
             pass
         finally:
@@ -278,26 +367,12 @@ class Simulator:
             self.journal.record(JournalEntry(  # positional: a third of the keyword call's cost, on every request
                 seq, self.clock.timestamp(), self.name, tenant, method, path,
                 scope.get("query_string", b"").decode("latin-1"), operation, status, round(elapsed * 1000, 3),
-                body.decode("utf-8", "replace") if body else "", fault_name, quota_name, near))
+                tap.head.decode("utf-8", "replace") if tap is not None and tap.head else "", fault_name, quota_name,
+                near))
 
 
-def _abort(send: Callable) -> bool:
-    """Drop the TCP connection under a real server (uvicorn keeps its transport on the send callable's owner)."""
-    owner = getattr(send, "__self__", None)
-    for _ in range(4):  # our own send wrappers are closures; reach the server's through their cells
-        if owner is not None:
-            break
-        cells = getattr(send, "__closure__", None) or ()
-        inner = next((c.cell_contents for c in cells if callable(c.cell_contents)), None)
-        if inner is None:
-            break
-        send = inner
-        owner = getattr(send, "__self__", None)
-    transport = getattr(owner, "transport", None)
-    if transport is None:
-        return False
-    transport.abort()
-    return True
+async def _vendor_error(request: Request, exc: VendorError) -> Response:
+    return exc.response()
 
 
 async def _hang(receive: Callable, max_seconds: float) -> None:

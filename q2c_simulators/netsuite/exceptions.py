@@ -13,6 +13,8 @@ from typing import Any
 
 from starlette.responses import Response
 
+from q2c_simulators.kernel import VendorError
+
 ERROR_MEDIA_TYPE = "application/vnd.oracle.resource+json; type=error"
 
 # RFC 2616 section anchors NetSuite puts in `type`.
@@ -30,7 +32,7 @@ INVALID_LOGIN_DETAIL = ("Invalid login attempt. For more details, see the Login 
                         "Setup > Users/Roles > User Management > View Login Audit Trail.")
 
 
-class NetSuiteError(Exception):
+class NetSuiteError(VendorError):
     def __init__(self, status: int, code: str | None, detail: str, *, path: str | None = None,
                  url_path: str | None = None, query_param: str | None = None, header: str | None = None,
                  headers: dict[str, str] | None = None) -> None:
@@ -103,3 +105,19 @@ def nonexistent(record_type: str, record_id: str) -> NetSuiteError:
 def invalid_login(realm: str | None, reason: str = "token_rejected") -> NetSuiteError:
     return NetSuiteError(401, "INVALID_LOGIN", INVALID_LOGIN_DETAIL,
                          headers={"WWW-Authenticate": f'OAuth realm="{realm or ""}", error="{reason}"'})
+
+
+def request_too_large() -> NetSuiteError:
+    return NetSuiteError(413, "REQUEST_TOO_LARGE", "The request is larger than 104 MB.")
+
+
+def error_schema() -> dict[str, Any]:
+    """The error body as a JSON Schema (components.schemas.NetSuiteError of the OpenAPI document)."""
+    body = error_body(400, "INVALID_CONTENT", "example", path="field")
+    return {"type": "object", "required": ["type", "title", "status", "o:errorDetails"], "example": body,
+            "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                           "o:errorDetails": {"type": "array", "items": {"type": "object", "required": [
+                               "detail", "o:errorCode"], "properties": {
+                               "detail": {"type": "string"}, "o:errorCode": {"type": "string"},
+                               "o:errorPath": {"type": "string"}, "o:errorUrl": {"type": "string"},
+                               "o:errorQueryParam": {"type": "string"}, "o:errorHeader": {"type": "string"}}}}}}

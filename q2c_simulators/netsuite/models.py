@@ -23,6 +23,8 @@ from .records import TERMS_DAYS, Field, RecordType, Sublist, lookup, record_type
 from .releases import DEFAULT_RELEASE, RELEASES, invoice_remaining_field
 
 Record = dict[str, Any]
+CONCURRENCY_QUOTA = "concurrency"  # the kernel quota that is the account's concurrency governance
+TIER_LIMITS = {"shared": 5, "tier1": 15, "tier2": 25, "tier3": 35, "tier4": 45, "tier5": 55}
 CENT = Decimal("0.01")
 _TRAN_PREFIX = {"salesOrder": "SO", "invoice": "INV", "creditMemo": "CM", "customerPayment": "PYMT",
                 "expenseReport": "EXP"}

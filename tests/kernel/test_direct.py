@@ -9,68 +9,77 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from q2c_simulators.kernel import QuotaSpec
-from q2c_simulators.kernel.direct import DirectCall
+from q2c_simulators.kernel import QuotaSpec, Responses, VendorError
 from q2c_simulators.kernel.journal import JournalQuery
 
 from .toy import ToySimulator
 
 
-class Gone(Exception):
-    pass
+class Gone(VendorError):
+    def response(self) -> Response:
+        return JSONResponse({"error": {"code": "GONE", "message": str(self)}}, 410)
 
 
 class Thing(BaseModel):
     name: str
 
 
+URLS = [
+    ("GET", "/api/things/{tid}", "get_thing"),
+    ("GET", "/api/search", "search"),
+    ("GET", "/api/codes/{code}", "get_code"),
+    ("GET", "/api/pages/{book}", "get_page"),
+    ("GET", "/api/skus/{sku}", "get_sku"),
+    ("POST", "/api/things", "create_thing"),
+    ("GET", "/api/whoami", "whoami"),
+    ("GET", "/api/boom", "boom"),
+]
+
+
+class PlainResponses(Responses["PlainRoutes"]):
+    """Operations as vendors write them: the request, typed parameters, a body model, a Response back."""
+
+    async def get_thing(self, request: Request, tid: str, fields: str | None = None) -> Response:
+        if tid == "retired":
+            raise Gone(f"thing {tid} was retired")
+        return JSONResponse({"id": tid, "fields": fields, "tenant": request.scope["state"]["tenant"],
+                             "path_params": request.path_params})
+
+    async def search(self, q: str, limit: str = "10") -> Response:
+        return JSONResponse({"q": q, "limit": limit})
+
+    async def get_code(self, code: str = Path(max_length=4)) -> Response:
+        return JSONResponse({"code": code})
+
+    async def get_page(self, book: str = Path(min_length=2, max_length=6), page: int = Query(1, ge=1, le=500),
+                       expand: bool = False, note: str | None = Query(None, max_length=3)) -> Response:
+        return JSONResponse({"book": book, "page": page, "expand": expand, "note": note})
+
+    async def get_sku(self, sku: str = Path(pattern="^[A-Z]+$")) -> Response:
+        return JSONResponse({"sku": sku})
+
+    async def create_thing(self, thing: Thing) -> Response:
+        return JSONResponse({"name": thing.name}, 201)
+
+    async def whoami(self, request: Request) -> Response:
+        return JSONResponse({"principal": request.scope["state"]["principal"],
+                             "app": request.app is self.sim.routes_app})
+
+    async def boom(self) -> Response:
+        raise RuntimeError("a bug in a vendor route")
+
+
 class PlainRoutes(ToySimulator):
-    """Routes a vendor writes for its hot reads: the request, string parameters, a Response back."""
+    urls = URLS
+    responses = PlainResponses
 
-    def build_routes(self) -> FastAPI:
-        app = FastAPI(title="Plain")
+    async def authenticate(self, request: Request, operation: str):
+        if request.headers.get("authorization") == "Bearer nobody":
+            raise Gone("no such credential")
+        return f"{operation} by {request.scope['state']['tenant']}"
 
-        @app.exception_handler(Gone)
-        async def _gone(request: Request, exc: Gone) -> Response:
-            return JSONResponse({"error": {"code": "GONE", "message": str(exc)}}, 410)
-
-        @app.exception_handler(RequestValidationError)
-        async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-            return JSONResponse({"error": {"code": "BAD_PARAM", "message": str(exc.errors()[0]["loc"])}}, 400)
-
-        @app.get("/api/things/{tid}", name="get_thing")
-        async def get_thing(request: Request, tid: str, fields: str | None = None) -> Response:
-            if tid == "retired":
-                raise Gone(f"thing {tid} was retired")
-            return JSONResponse({"id": tid, "fields": fields, "tenant": request.scope["state"]["tenant"],
-                                 "path_params": request.path_params})
-
-        @app.get("/api/search", name="search")
-        async def search(q: str, limit: str = "10") -> Response:
-            return JSONResponse({"q": q, "limit": limit})
-
-        @app.get("/api/codes/{code}", name="get_code")
-        async def get_code(code: str = Path(max_length=4)) -> Response:
-            return JSONResponse({"code": code})
-
-        @app.get("/api/pages/{book}", name="get_page")
-        async def get_page(book: str = Path(min_length=2, max_length=6), page: int = Query(1, ge=1, le=500),
-                           expand: bool = False, note: str | None = Query(None, max_length=3)) -> Response:
-            return JSONResponse({"book": book, "page": page, "expand": expand, "note": note})
-
-        @app.get("/api/skus/{sku}", name="get_sku")
-        async def get_sku(sku: str = Path(pattern="^[A-Z]+$")) -> Response:
-            return JSONResponse({"sku": sku})
-
-        @app.post("/api/things", name="create_thing")
-        async def create_thing(thing: Thing) -> Response:
-            return JSONResponse({"name": thing.name}, 201)
-
-        @app.get("/api/boom", name="boom")
-        async def boom() -> Response:
-            raise RuntimeError("a bug in a vendor route")
-
-        return app
+    def validation_response(self, request: Request, exc: RequestValidationError) -> Response:
+        return JSONResponse({"error": {"code": "BAD_PARAM", "message": str(exc.errors()[0]["loc"])}}, 400)
 
     def default_quotas(self):
         return [QuotaSpec(name="tiny", kind="fixed_window", limit=3, window_seconds=3600, operation="search")]
@@ -87,18 +96,18 @@ async def plain_client(plain):
         yield c
 
 
-def _route(sim: PlainRoutes, name: str):
-    return next(r for r in sim.routes_app.router.routes if getattr(r, "name", None) == name)
+@pytest.fixture
+async def fastapi_client(tmp_path):
+    """The same simulator with direct calls off: FastAPI serves every operation."""
+    sim = PlainRoutes(seed=1, snapshot_dir=tmp_path, direct_calls=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(sim.asgi), base_url="https://toy.sim") as c:
+        yield c
 
 
-def test_only_plain_routes_are_called_directly(plain):
-    app = plain.routes_app
-    assert DirectCall.for_route(app, _route(plain, "get_thing")) is not None
-    assert DirectCall.for_route(app, _route(plain, "search")) is not None
-    assert DirectCall.for_route(app, _route(plain, "create_thing")) is None  # a body model: FastAPI validates it
-    assert DirectCall.for_route(app, _route(plain, "get_code")) is not None  # a length bound: checked directly
-    assert DirectCall.for_route(app, _route(plain, "get_page")) is not None  # bounded int, bool, optional str
-    assert DirectCall.for_route(app, _route(plain, "get_sku")) is None  # a pattern stays FastAPI's to check
+def test_operations_with_plain_parameters_and_json_bodies_are_called_directly(plain):
+    direct = {row.operation for row in plain.routes.rows if row.direct is not None}
+    assert {"get_thing", "search", "get_code", "get_page", "get_sku", "create_thing", "boom"} <= direct
+    assert PlainRoutes(direct_calls=False).routes.rows[0].direct is None
 
 
 @pytest.mark.parametrize("url", [
@@ -109,15 +118,41 @@ def test_only_plain_routes_are_called_directly(plain):
     "/api/pages/abc?page=%D9%A3", "/api/pages/abc?expand=true", "/api/pages/abc?expand=false",
     "/api/pages/abc?expand=True", "/api/pages/abc?expand=1", "/api/pages/abc?expand=yes", "/api/pages/abc?expand=maybe",
     "/api/pages/abc?expand=", "/api/pages/abc?note=abc", "/api/pages/abc?note=abcd", "/api/pages/abc?note=",
-    "/api/pages/abc?page=2&page=3&expand=true&expand=false",
+    "/api/pages/abc?page=2&page=3&expand=true&expand=false", "/api/skus/ABC", "/api/skus/abc",
 ])
-async def test_direct_calls_convert_and_check_parameters_exactly_as_fastapi_does(plain, plain_client, url):
-    """The direct call takes the plain spellings itself and hands every other value to FastAPI: either way the
-    answer is the one FastAPI alone gives (its validation errors in the vendor's shape included)."""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(plain.routes_app), base_url="https://toy.sim") as fastapi:
-        expected = await fastapi.get(url)
+async def test_direct_calls_convert_and_check_parameters_exactly_as_fastapi_does(plain_client, fastapi_client, url):
+    """The direct call validates each value as FastAPI does and hands what does not validate to FastAPI: either
+    way the answer is the one FastAPI alone gives (its validation errors in the vendor's shape included)."""
+    expected = await fastapi_client.get(url)
     got = await plain_client.get(url)
     assert (got.status_code, got.json()) == (expected.status_code, expected.json())
+
+
+@pytest.mark.parametrize("body,headers", [
+    (b'{"name": "x"}', {"content-type": "application/json"}),
+    (b'{"name": "x"}', {"content-type": "application/json; charset=utf-8"}),
+    (b'{"name": "x"}', {"content-type": "text/plain"}),
+    (b'{"name": "x"}', {}),
+    (b'{"nom": "x"}', {"content-type": "application/json"}),
+    (b'{"name": 5}', {"content-type": "application/json"}),
+    (b'{"name": ', {"content-type": "application/json"}),
+    (b"", {"content-type": "application/json"}),
+    (b"[" * 1000 + b"]" * 1000, {"content-type": "application/json"}),
+])
+async def test_a_direct_body_is_the_one_fastapi_would_validate(plain_client, fastapi_client, body, headers):
+    expected = await fastapi_client.post("/api/things", content=body, headers=headers)
+    got = await plain_client.post("/api/things", content=body, headers=headers)
+    assert (got.status_code, got.json()) == (expected.status_code, expected.json())
+
+
+async def test_the_auth_hook_names_the_principal_or_refuses_before_the_operation(plain_client, fastapi_client):
+    for client in (plain_client, fastapi_client):
+        r = await client.get("/api/whoami", headers={"Authorization": "Bearer acme"})
+        assert r.json() == {"principal": "whoami by acme", "app": True}
+        r = await client.get("/api/whoami", headers={"Authorization": "Bearer nobody"})
+        assert r.status_code == 410 and r.json()["error"]["message"] == "no such credential"
+        r = await client.get("/api/search", headers={"Authorization": "Bearer nobody"})  # before validation
+        assert r.status_code == 410
 
 
 async def test_a_direct_call_gets_path_query_and_tenant_as_fastapi_would(plain_client):
@@ -167,7 +202,9 @@ async def test_only_values_the_direct_call_cannot_vouch_for_reach_fastapi(plain,
         await fastapi_call(app, scope, receive, send)
 
     monkeypatch.setattr(FastAPI, "__call__", counting)
-    for url in ("/api/pages/abc?page=42&expand=true&note=ok", "/api/codes/abcd",  # direct
-                "/api/pages/abc?page=501", "/api/pages/abc?expand=yes", "/api/codes/abcde"):  # FastAPI's
+    for url in ("/api/pages/abc?page=42&expand=true&note=ok", "/api/codes/abcd", "/api/pages/abc?expand=yes",  # direct
+                "/api/pages/abc?page=501", "/api/codes/abcde"):  # FastAPI's
         assert (await plain_client.get(url)).status_code in (200, 400)
-    assert served == ["/api/pages/abc?page=501", "/api/pages/abc?expand=yes", "/api/codes/abcde?"]
+    assert (await plain_client.post("/api/things", json={"name": "n"})).status_code == 201  # direct
+    assert (await plain_client.post("/api/things", json={"nom": "n"})).status_code == 400  # FastAPI's
+    assert served == ["/api/pages/abc?page=501", "/api/codes/abcde?", "/api/things?"]

@@ -1,12 +1,47 @@
-"""A minimal vendor simulator used to prove the kernel on its own: items in a tenant store, its own error shape."""
+"""A minimal vendor simulator used to prove the kernel on its own: items in a tenant store, its own error shape.
+
+It is laid out as every simulator is (docs/simulators.md "Template"), in one file: the urls table, the responses
+class, the backend, and the Simulator with its hooks.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import Headers
+from starlette.requests import Request
 
-from q2c_simulators.kernel import QuotaSpec, Simulator, Store
+from q2c_simulators.kernel import QuotaSpec, Responses, Simulator, Store, operation
+
+URLS = [
+    ("POST", "/api/items", "create_item"),
+    ("GET", "/api/items/{rid}", "get_item"),
+    ("GET", "/api/items", "list_items"),
+    ("GET", "/api/slow", "slow"),
+]
+
+
+class ToyResponses(Responses["ToySimulator"]):
+    @operation(status=201, tags=["items"])
+    async def create_item(self, request: Request) -> Response:
+        body = await request.json()
+        store = self.sim.backend(request).store
+        with store.atomic():
+            rid = str(store.next_id("items"))
+            store.put("items", rid, {"id": rid, "sku": body.get("sku"), "at": self.sim.clock.now().isoformat()})
+        return JSONResponse({"id": rid}, 201)
+
+    async def get_item(self, request: Request, rid: str) -> Response:
+        rec = self.sim.backend(request).store.get("items", rid)
+        if rec is None:
+            return self.sim.error_response(404, "NOT_FOUND", f"no item {rid}")
+        return JSONResponse(rec)
+
+    async def list_items(self, request: Request) -> Response:
+        return JSONResponse({"items": self.sim.backend(request).store.records("items")})
+
+    @operation(public=True)
+    async def slow(self) -> Response:
+        return Response(b"x" * 300, media_type="text/plain")
 
 
 class ToyBackend:
@@ -19,6 +54,8 @@ class ToyBackend:
 class ToySimulator(Simulator):
     name = "toy"
     title = "Toy vendor"
+    urls = URLS
+    responses = ToyResponses
 
     def new_backend(self, tenant_id: str) -> ToyBackend:
         return ToyBackend(tenant_id)
@@ -38,32 +75,3 @@ class ToySimulator(Simulator):
 
     def default_quotas(self):
         return [QuotaSpec(name="daily", kind="rolling_window", limit=1_000_000, window_seconds=86400)]
-
-    def build_routes(self) -> FastAPI:
-        app = FastAPI(title="Toy")
-
-        @app.post("/api/items", name="create_item")
-        async def create_item(request: Request):
-            body = await request.json()
-            store = self.backend(request).store
-            with store.atomic():
-                rid = str(store.next_id("items"))
-                store.put("items", rid, {"id": rid, "sku": body.get("sku"), "at": self.clock.now().isoformat()})
-            return JSONResponse({"id": rid}, 201)
-
-        @app.get("/api/items/{rid}", name="get_item")
-        async def get_item(rid: str, request: Request):
-            rec = self.backend(request).store.get("items", rid)
-            if rec is None:
-                return self.error_response(404, "NOT_FOUND", f"no item {rid}")
-            return rec
-
-        @app.get("/api/items", name="list_items")
-        async def list_items(request: Request):
-            return {"items": self.backend(request).store.records("items")}
-
-        @app.get("/api/slow", name="slow")
-        async def slow():
-            return Response(b"x" * 300, media_type="text/plain")
-
-        return app
