@@ -17,7 +17,8 @@ failure, limits, paging edges) and the requests behind each documented example o
         setup: [{method: PUT, path: /__admin/quotas, json: {...}}]
         teardown: [{method: POST, path: /__admin/quotas/reset, query: {defaults: "true"}}]
 
-`${tenant}` is the simulator tenant (empty against a sandbox) and `${run}` a short id unique to the run.
+`${tenant}` is the simulator tenant (empty against a sandbox), `${run}` a short id unique to the run, `${hour_ago}`
+and `${hour_ahead}` the run's UTC time an hour before and after (ISO 8601).
 """
 
 from __future__ import annotations

@@ -68,7 +68,11 @@ class ProbeRunner:
 
     def __init__(self, catalogue: Catalogue, target: Target) -> None:
         self.catalogue, self.target = catalogue, target
-        self.values: dict[str, Any] = {"tenant": target.tenant, "run": uuid.uuid4().hex[:6]}
+        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        # ${hour_ago} and ${hour_ahead} bound windows a vendor serves only near the present (Get Updated: 30 days back).
+        self.values: dict[str, Any] = {"tenant": target.tenant, "run": uuid.uuid4().hex[:6],
+                                       "hour_ago": (now - dt.timedelta(hours=1)).isoformat(),
+                                       "hour_ahead": (now + dt.timedelta(hours=1)).isoformat()}
         self.api = target.client()
         self.anon = target.client(auth=False)
         self._state_http = target.client(prefix=catalogue.api_prefix)
