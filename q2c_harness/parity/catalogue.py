@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 
 
-PROVIDERS = ("salesforce", "netsuite", "psa", "payments")
+PROVIDERS = ("salesforce", "netsuite", "psa", "payments", "tax")
 
 
 class CatalogueError(ValueError):
@@ -124,7 +124,7 @@ def load_catalogue(provider: str) -> Catalogue:
     doc = yaml.safe_load(text) or {}
     probes: dict[str, Probe] = {}
     # the shipped pact file, read as data (q2c_harness.contracts.common needs pact-python, the contracts extra);
-    # a provider the core has no pact with yet (payments) has only the YAML probes
+    # a provider the core has no pact with yet (payments, tax) has only the YAML probes
     pact_file = resources.files("q2c_harness.contracts").joinpath("pacts", f"q2c-core-{provider}.json")
     pact = json.loads(pact_file.read_text()) if pact_file.is_file() else {}
     overrides = doc.get("pact_overrides") or {}

@@ -24,7 +24,7 @@ __all__ = ["ConfigError", "Credentials", "SecretRef", "default_credentials", "lo
 
 # The variables `q2c contracts verify --base-url` reads (docs/contracts.md), used when no file is given.
 DEFAULT_TOKEN_ENV = {"salesforce": "Q2C_SF_ACCESS_TOKEN", "netsuite": "Q2C_NS_ACCESS_TOKEN", "psa": "Q2C_PSA_TOKEN",
-                     "payments": "Q2C_STRIPE_SECRET_KEY"}
+                     "payments": "Q2C_STRIPE_SECRET_KEY", "tax": "Q2C_AVATAX_TOKEN"}
 
 
 def default_credentials(provider: str) -> Credentials:

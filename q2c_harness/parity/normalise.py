@@ -76,6 +76,10 @@ RULES: dict[str, Rules] = {
                               r"_(?=[0-9A-Za-z]*\d)[0-9A-Za-z]{8,}\b"), lambda m: f"<stripe-id:{m.group(1)}>")),  # card_declined is no id
         keys={"created": "<epoch-s>", "secret": "<secret>", "invoice_prefix": "<invoice-prefix>"},
     ),
+    # AvaTax: ids are JSON integers (compared by type); assigned document codes are UUIDs (<uuid>)
+    "tax": Rules(
+        hosts=re.compile(r"^https?://(?:[^/]*\.avatax\.com" + _ANY_VENDOR_HOST + r")(:\d+)?$", re.I),
+    ),
 }
 
 

@@ -65,10 +65,16 @@ def credentials(provider: str, admin: httpx.Client, tenant: str) -> dict[str, st
         r = admin.post("/__admin/payments/keys", json={"account": tenant})
         r.raise_for_status()
         return {"Authorization": f"Bearer {r.json()['secret_key']}"}
+    if provider == "tax":  # an AvaTax account (the tenant is its account id) and a bearer token (docs/tax.md)
+        r = admin.post("/__admin/tax/accounts", json={"account_id": int(tenant)})
+        r.raise_for_status()
+        return {"Authorization": f"Bearer {r.json()['bearer_token']}"}
     return simulator_credentials(provider, admin, tenant, None)
 
 
 def new_tenant(provider: str) -> str:
+    if provider == "tax":  # AvaTax account ids are numbers
+        return str(2_000_000_000 + uuid.uuid4().int % 1_000_000_000)
     tenant = f"Q2C_PARITY_{uuid.uuid4().hex[:8].upper()}"
     return tenant.lower().replace("_", "-") if provider in ("salesforce", "payments") else tenant
 

@@ -32,6 +32,9 @@ CODES: dict[str, tuple[int, int, str]] = {
     "InvalidQueryValue": (18, 400, "Client"),
     "DateFormatError": (26, 400, "Client"),
     "AuthenticationException": (30, 401, "Client"),
+    "AuthenticationIncomplete": (34, 401, "Client"),
+    "BasicAuthIncorrect": (35, 401, "Client"),
+    "BearerTokenInvalid": (37, 401, "Client"),
     "AuthorizationException": (31, 403, "Client"),
     "ModelRequiredException": (38, 400, "Client"),
     "JsonFormatError": (47, 400, "Client"),
@@ -44,7 +47,7 @@ CODES: dict[str, tuple[int, int, str]] = {
     "InvalidEnumValue": (164, 400, "Client"),
     "MalformedFilterException": (182, 400, "Client"),
     "TransactionAlreadyCancelled": (198, 400, "Client"),
-    "GetTaxError": (300, 400, "Client"),
+    "GetTaxError": (300, 400, "Server"),  # faultCode Server: developer.avalara.com/avatax/errors/GetTaxError
     "DocumentCodeConflict": (303, 400, "Client"),
     "MissingAddress": (304, 400, "Client"),
     "InvalidParameterValue": (306, 400, "Client"),
@@ -57,6 +60,11 @@ CODES: dict[str, tuple[int, int, str]] = {
     "ConcurrentRequestLimitExceeded": (1716, 429, "Client"),
     "RateLimitExceededError": (1723, 429, "Client"),
 }
+# Codes whose detail AvaTax marks "severity": "Exception" (the Example on each one's developer.avalara.com/avatax/
+# errors/ page); every other error is "Error".
+EXCEPTIONS = frozenset({"AuthenticationException", "AuthenticationIncomplete", "BasicAuthIncorrect",
+                        "BearerTokenInvalid", "ModelRequiredException"})
+
 _BY_STATUS = {400: "ModelStateInvalid", 401: "AuthenticationException", 403: "AuthorizationException",
               404: "EntityNotFoundError", 429: "RequestLimitExceeded", 503: "ServerUnreachable"}
 
@@ -65,11 +73,11 @@ def code_for_status(status: int) -> str:
     return _BY_STATUS.get(status, "UnhandledException" if status >= 500 else "ModelStateInvalid")
 
 
-def error_body(code: str, message: str, *, target: str = "HttpRequest", description: str | None = None,
-               severity: str = "Error") -> dict[str, Any]:
+def error_body(code: str, message: str, *, target: str = "HttpRequest",
+               description: str | None = None) -> dict[str, Any]:
     number, _, fault = CODES.get(code, (50, 500, "Server"))
     detail = {"code": code, "number": number, "message": message, "description": description or message,
-              "faultCode": fault, "helpLink": HELP + code, "severity": severity}
+              "faultCode": fault, "helpLink": HELP + code, "severity": "Exception" if code in EXCEPTIONS else "Error"}
     return {"error": {"code": code, "message": message, "target": target, "details": [detail]}}
 
 

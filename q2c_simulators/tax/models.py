@@ -408,10 +408,21 @@ class TaxBackend:
         total_tax = sum((ln["tax"] for ln in lines), ZERO)
         status = "Temporary" if doc_type not in RECORDED_TYPES else ("Committed" if commit else "Saved")
         now = self.clock.now()
+        wired = [a.wire(kind, i + 1) for i, (kind, a) in enumerate(addresses.items())]
+        ids = {a["addressType"]: a["id"] for a in wired}
         return {
             "id": 0, "code": code, "companyId": company["id"], "companyCode": company["companyCode"],
             "date": when.isoformat(), "taxDate": when.isoformat(), "status": status, "type": doc_type,
             "customerCode": customer, "currencyCode": currency, "businessIdentificationNo": business_id,
+            # TransactionModel fields an account without batches, salespeople, usage types or overrides holds as
+            # developer.avalara.com/blog/2017/03/07/customer-exemption-handling/ prints them
+            "customerVendorCode": customer, "exemptNo": _text(raw, "exemptionno", "exemptionNo", max_length=25) or "",
+            "customerUsageType": "", "batchCode": "", "salespersonCode": "", "taxOverrideType": "None",
+            "taxOverrideAmount": ZERO, "taxOverrideReason": "",
+            "isSellerImporterOfRecord": _flag(raw, "issellerimporterofrecord", "isSellerImporterOfRecord"),
+            "exchangeRateEffectiveDate": when.isoformat(), "parameters": {},
+            "originAddressId": ids.get("ShipFrom", ids.get("SingleLocation")),
+            "destinationAddressId": ids.get("ShipTo", ids.get("SingleLocation")),
             "reconciled": False, "locked": False, "version": version, "exchangeRate": Decimal(1),
             "totalAmount": total_amount, "totalExempt": sum((ln["exemptAmount"] for ln in lines), ZERO),
             "totalDiscount": ZERO, "totalTax": total_tax,
@@ -421,7 +432,7 @@ class TaxBackend:
             "description": _text(raw, "description", "description", max_length=2048),
             "purchaseOrderNo": _text(raw, "purchaseorderno", "purchaseOrderNo", max_length=50),
             "lines": lines, "summary": summarise(lines),
-            "addresses": [a.wire(kind, i + 1) for i, (kind, a) in enumerate(addresses.items())],
+            "addresses": wired,
             "messages": [{"summary": s, "details": d, "refersTo": "Transaction", "severity": "Informational",
                           "source": "Avalara.AvaTax.Services.Tax"} for s, d in messages],
         }
@@ -492,7 +503,9 @@ def resolve_address(raw: dict) -> Record:
     region = (_text(raw, "region", "region", max_length=50) or "").upper() or None
     postal = _text(raw, "postalcode", "postalCode", max_length=11)
     country = (_text(raw, "country", "country", max_length=50) or "US").upper()
-    given = {"line1": line1, "city": city, "region": region, "country": country, "postalCode": postal}
+    given = {"line1": line1, "line2": _text(raw, "line2", "line2", max_length=100),
+             "line3": _text(raw, "line3", "line3", max_length=100), "city": city, "region": region,
+             "country": country, "postalCode": postal}
     if not (postal or (city and region)):
         raise AvaTaxError("InvalidAddress", "The address is not deliverable: a postal code, or a city and region, "
                           "is required.", target="IncorrectData")
@@ -516,7 +529,9 @@ def resolve_address(raw: dict) -> Record:
         lat = Decimal(25 + digits % 2400 / 100).quantize(Decimal("0.0001"))
         lon = Decimal(-70 - digits % 5000 / 100).quantize(Decimal("0.0001"))
         quality, city_name, county = "PostalCentroidGood", (city or "").title() or None, None
-    validated = {"addressType": "StreetOrResidentialAddress", "line1": (line1 or "").upper(),
+    if not (line1 or city):  # a postal code and region alone are only a rough guess: "NotCoded"
+        quality = "NotCoded"  # (developer.avalara.com/blog/2016/12/09/address-validation-in-rest-v2/)
+    validated = {"addressType": "StreetOrResidentialAddress", "line1": (line1 or "").upper(), "line2": "", "line3": "",
                  "city": (city_name or "").upper(), "region": state.code, "country": "US",
                  "postalCode": postal or (found.postal_prefix + "00" if found else None),
                  "latitude": lat, "longitude": lon}

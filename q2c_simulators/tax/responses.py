@@ -124,11 +124,31 @@ class TaxResponses:
     # -- plumbing -------------------------------------------------------------------------------------------------
     def backend(self, request: Request) -> TaxBackend:
         """The authenticated account's backend, or AvaTax's 401."""
-        account = self.sim.authenticate(request.headers.get("authorization"), request.scope["state"]["tenant"])
+        header = request.headers.get("authorization")
+        account = self.sim.authenticate(header, request.scope["state"]["tenant"])
         if account is None:
-            raise AvaTaxError("AuthenticationException", "Authentication failed.", target="HttpRequest",
-                              description="Missing authentication or unable to authenticate the user or the account.")
+            raise self.refusal(header)
         return self.sim.tenants.get(account)
+
+    def refusal(self, header: str | None) -> AvaTaxError:
+        """Which 401 AvaTax answers, by what the Authorization header holds (developer.avalara.com/avatax/errors/
+        AuthenticationIncomplete, BasicAuthIncorrect, BearerTokenInvalid, AuthenticationException)."""
+        scheme = (header or "").partition(" ")[0].lower()
+        creds = parse_authorization(header)
+        if scheme not in ("basic", "bearer"):
+            return AvaTaxError("AuthenticationIncomplete", "Authentication Incomplete.", target="HttpRequest",
+                               description="You must provide an Authorization header of the type Basic or Bearer "
+                                           "to authenticate correctly.")
+        if creds is None and scheme == "basic":
+            return AvaTaxError("BasicAuthIncorrect", "Incorrect Base header format.", target="HttpRequest",
+                               description="The Basic header must be in the format 'Basic (Base64Encoded(value))' "
+                                           "where Value is 'accountid' + ':' + 'licensekey'.")
+        if creds is not None and creds.kind == "OpenIdBearerToken" and not self.sim.signer.valid(creds.secret):
+            return AvaTaxError("BearerTokenInvalid",
+                               "The Bearer token you provided was not recognized by Avalara Identity.",
+                               target="HttpRequest")
+        return AvaTaxError("AuthenticationException", "Authentication failed.", target="HttpRequest",
+                           description="Missing authentication or unable to authenticate the user or the account.")
 
     @staticmethod
     async def json_body(request: Request, *, required: bool = True) -> Any:

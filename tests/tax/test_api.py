@@ -31,14 +31,22 @@ async def test_credentials_are_checked(sim, api, account):
         r = await anon.post("/api/v2/transactions/create", json=invoice())
         assert r.status_code == 401
         err = r.json()["error"]
-        assert err["code"] == "AuthenticationException" and err["details"][0]["number"] == 30
-        assert err["details"][0]["helpLink"].endswith("/avatax/errors/AuthenticationException")
-        wrong = basic(account["account_id"], "0000000000000000")
-        assert (await anon.get("/api/v2/definitions/taxcodes", headers={"Authorization": wrong})).status_code == 401
+        # no Authorization header: AvaTax's AuthenticationIncomplete (developer.avalara.com/avatax/errors/)
+        assert err["code"] == "AuthenticationIncomplete" and err["details"][0]["number"] == 34
+        assert err["details"][0]["helpLink"].endswith("/avatax/errors/AuthenticationIncomplete")
+        assert err["details"][0]["severity"] == "Exception"
+
+        async def refused(headers):
+            r = await anon.get("/api/v2/definitions/taxcodes", headers=headers)
+            assert r.status_code == 401
+            return r.json()["error"]["code"]
+        assert await refused({"Authorization": basic(account["account_id"], "0000000000000000")}) \
+            == "AuthenticationException"
+        assert await refused({"Authorization": "Basic not-base64!"}) == "BasicAuthIncorrect"
         bearer = {"Authorization": f"Bearer {account['bearer_token']}"}
         assert (await anon.get("/api/v2/definitions/taxcodes", headers=bearer)).status_code == 200
         forged = {"Authorization": f"Bearer avatax~{account['account_id']}~{'0' * 40}"}
-        assert (await anon.get("/api/v2/definitions/taxcodes", headers=forged)).status_code == 401
+        assert await refused(forged) == "BearerTokenInvalid"
     # another tenant named in X-Sim-Tenant must not be reachable with this account's key
     r = await api.get("/api/v2/definitions/taxcodes", headers={"X-Sim-Tenant": "2000000002"})
     assert r.status_code == 401
