@@ -25,9 +25,9 @@ from .kpis import compute_kpis, kpi_history
 from .metrics import OpsMetrics
 from .simulators import SimulatorStatus, Target
 from .trace import build_trace
-from .models import (KpiHistoryOut, SimulatorOut, TraceOut, AuditVerifyOut, BulkReplayByIds, BulkReplayOut, BulkReplayRequest, CloseRequest, EventOut, ExceptionItemOut,
-                     HealthOut, InboxEventOut, InboxStatus, ItemStatus, Lot, Problem, ReplayEvent, ReplayOut, ReplayRequest,
-                     RetryRequest, TransactionOut)
+from .models import (NO_NUL, AuditVerifyOut, BulkReplayByIds, BulkReplayOut, BulkReplayRequest, CloseRequest, EventOut,
+                     ExceptionItemOut, HealthOut, InboxEventOut, InboxStatus, ItemStatus, KpiHistoryOut, Lot, Name, Problem,
+                     ReplayEvent, ReplayOut, ReplayRequest, RetryRequest, SimulatorOut, TraceOut, TransactionOut)
 
 KPI_EVENT_LIMIT = 100_000
 
@@ -91,7 +91,7 @@ def create_ops_app(engine: Engine, *, token: str | None = None, call_log: Vendor
 
     @app.get("/transactions/{correlation_id}", response_model=TransactionOut, dependencies=auth,
              tags=["transactions"], responses={**_401, **_404, **_422})
-    def transaction(correlation_id: Annotated[str, Path(min_length=1, max_length=200)]) -> Any:
+    def transaction(correlation_id: Annotated[str, Path(min_length=1, max_length=100, pattern=NO_NUL)]) -> Any:
         tx = engine.transaction(correlation_id)
         if not tx["timeline"] and not tx["effects"]:
             raise HTTPException(404, f"nothing recorded under correlation id {correlation_id!r}")
@@ -99,7 +99,7 @@ def create_ops_app(engine: Engine, *, token: str | None = None, call_log: Vendor
 
     @app.get("/transactions/{correlation_id}/trace", response_model=TraceOut, dependencies=auth,
              tags=["transactions"], responses={**_401, **_404, **_422})
-    def trace(correlation_id: Annotated[str, Path(min_length=1, max_length=200)], linked: bool = True) -> Any:
+    def trace(correlation_id: Annotated[str, Path(min_length=1, max_length=100, pattern=NO_NUL)], linked: bool = True) -> Any:
         """Every vendor call (with retries), write, decision, event and exception action under the correlation id
         and, with ``linked``, under the runs linked to it by engagement or billed source: time order, grouped by
         system (CRM, PSA, ERP, core), each placed in a Q2C stage."""
@@ -159,8 +159,8 @@ def create_ops_app(engine: Engine, *, token: str | None = None, call_log: Vendor
              responses={**_401, **_422})
     def read_events(from_offset: Annotated[int, Query(ge=0, le=2**53)] = 0,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                    type: Annotated[list[str] | None, Query(max_length=20)] = None) -> Any:
-        return [e.to_dict() for e in engine.events.read(from_offset, limit=limit, types=type)]
+                    type: Annotated[list[Name], Query(max_length=20)] = []) -> Any:  # noqa: B006 (FastAPI copies defaults)
+        return [e.to_dict() for e in engine.events.read(from_offset, limit=limit, types=type or None)]
 
     @app.get("/kpis", dependencies=auth, tags=["kpis"], responses={**_401, **_422},
              response_model=dict[str, Any])

@@ -7,8 +7,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from q2c_harness.engine import exception_queue
 
-Text = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^[^\x00]*$")]
-Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
+# PostgreSQL text holds no NUL; the lengths are the columns' (owner, actor, correlation id, event type: 100).
+NO_NUL = r"^[^\x00]+$"
+Text = Annotated[str, Field(min_length=1, max_length=2000, pattern=NO_NUL)]
+Name = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
 
 
 def _integral_float(value: Any) -> Any:

@@ -50,11 +50,22 @@ def seeded_engine(url: str) -> Engine:
     return engine
 
 
-@pytest.fixture
-def engine(tmp_path):
-    eng = seeded_engine(f"sqlite:///{tmp_path / 'ops.sqlite'}")
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request, tmp_path):
+    if request.param == "sqlite":
+        eng = seeded_engine(f"sqlite:///{tmp_path / 'ops.sqlite'}")
+        yield eng
+        eng.db.dispose()
+        return
+    from tests.engine.pg import create_database, drop_database, pg_unreachable_reason
+
+    if reason := pg_unreachable_reason():
+        pytest.skip(reason)
+    url = create_database("q2c_ops")
+    eng = seeded_engine(url)
     yield eng
     eng.db.dispose()
+    drop_database(url)
 
 
 @pytest.fixture

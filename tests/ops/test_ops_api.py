@@ -95,3 +95,16 @@ async def test_events_kpis_audit_metrics(client, engine):
                  'q2c_effects{status="done"} 2.0', "q2c_event_log_end_offset 9.0", "q2c_audit_rows"):
         assert line in text, line
     assert 'q2c_ops_requests_total{method="GET",route="/kpis",status="200"} 1.0' in text
+
+
+async def test_text_postgresql_cannot_store_is_refused_with_422(client, engine):
+    """NUL in a path or query value, and an owner longer than its column, are the caller's error (422) on every back
+    end: PostgreSQL would refuse them with a 500 (text fields cannot contain NUL; value too long)."""
+    for path in ("/events?type=%00", "/transactions/a%00b", "/transactions/a%00b/trace", "/transactions/" + "x" * 101):
+        r = await client.get(path, headers=AUTH)
+        assert r.status_code == 422, (path, r.text)
+    item = (await client.get("/exceptions", headers=AUTH)).json()[0]
+    r = await client.post(f"/exceptions/{item['id']}/resolve", headers=AUTH, json={"owner": "o" * 101, "reason": "x"})
+    assert r.status_code == 422 and "owner" in r.json()["detail"][0]["loc"]
+    r = await client.post(f"/exceptions/{item['id']}/resolve", headers=AUTH, json={"owner": "o" * 100, "reason": "x"})
+    assert r.status_code == 200 and r.json()["status"] == "resolved"
