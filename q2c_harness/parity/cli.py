@@ -11,21 +11,23 @@ from .catalogue import PROVIDERS
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     par = commands.add_parser("parity", help="snapshots of real vendor answers replayed against the simulators")
-    sub = par.add_subparsers(dest="parity_command", required=True)
+    sub = par.add_subparsers(dest="parity_command", required=True, metavar="{record,verify,list}",
+                             help="record a sandbox, verify snapshots, or list the probes")
+    provider = f"the vendor API whose probes run: {', '.join(PROVIDERS)}"
     rec = sub.add_parser("record", help="run the probe catalogue against a sandbox and store normalised snapshots")
-    rec.add_argument("--provider", required=True, choices=PROVIDERS)
+    rec.add_argument("--provider", required=True, choices=PROVIDERS, help=provider)
     rec.add_argument("--config", required=True, metavar="FILE", help="base URL and credentials (docs/parity.md)")
     rec.add_argument("--out", default=None, help="directory (default contracts/parity/PROVIDER)")
     rec.add_argument("--only", action="append", metavar="PROBE", help="record only this probe (repeatable)")
     ver = sub.add_parser("verify", help="replay snapshots against a simulator (default) or --base-url")
-    ver.add_argument("--provider", required=True, choices=PROVIDERS)
+    ver.add_argument("--provider", required=True, choices=PROVIDERS, help=provider)
     ver.add_argument("--base-url", help="any running provider (credentials from --config, else Q2C_* env)")
     ver.add_argument("--config", metavar="FILE", help="credentials for --base-url")
     ver.add_argument("--snapshots", metavar="DIR", help="recorded snapshots (default: the documented corpus)")
     ver.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
     ver.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     lst = sub.add_parser("list", help="the probe catalogue of a provider")
-    lst.add_argument("--provider", required=True, choices=PROVIDERS)
+    lst.add_argument("--provider", required=True, choices=PROVIDERS, help=provider)
     par.set_defaults(func=run)
 
 

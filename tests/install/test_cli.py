@@ -36,13 +36,9 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert rc == 0 and out.strip() == f"q2c-harness {version('q2c-harness')}"
 
 
-# `q2c parity` (issue 24) is registered by q2c_harness.parity.cli, which keeps its own options for now
-NOT_OURS = ("q2c parity",)
-
-
 def test_every_option_and_argument_has_help() -> None:
     missing = [f"{prog} {'/'.join(a.option_strings) or a.dest}" for prog, a in _walk(cli.build_parser())
-               if (not a.help or a.help == argparse.SUPPRESS) and not prog.startswith(NOT_OURS)]
+               if not a.help or a.help == argparse.SUPPRESS]
     assert missing == []
 
 
