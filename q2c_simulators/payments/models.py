@@ -274,7 +274,9 @@ class PaymentsBackend:
             return self.get("payment_methods", pm_id, param)
         new_id, seq = self.new_id("pm")
         pm = {"id": new_id, "object": "payment_method", "allow_redisplay": "unspecified",
-              "billing_details": {"address": None, "email": None, "name": None, "phone": None},
+              "billing_details": {"address": dict.fromkeys(("city", "country", "line1", "line2", "postal_code",
+                                                           "state")),  # an object of nulls (api/charges/object)
+                                  "email": None, "name": None, "phone": None},
               "card": {"brand": card.brand, "checks": {"address_line1_check": None,
                                                        "address_postal_code_check": None, "cvc_check": "pass"},
                        "country": "US", "display_brand": card.brand, "exp_month": 12, "exp_year": 2034,
@@ -326,7 +328,18 @@ class PaymentsBackend:
                   "next_action": None, "payment_method": None,
                   "payment_method_types": params.get("payment_method_types") or ["card"],
                   "receipt_email": params.get("receipt_email"), "setup_future_usage": params.get("setup_future_usage"),
-                  "status": "requires_payment_method", "_seq": seq}
+                  "status": "requires_payment_method", "_seq": seq,
+                  # what an intent without Connect, Radar review, shipping or descriptors holds
+                  # (docs.stripe.com/api/payment_intents/object)
+                  "amount_details": {"tip": {}}, "application": None, "application_fee_amount": None,
+                  "on_behalf_of": None, "processing": None, "review": None, "shipping": None, "source": None,
+                  "statement_descriptor": None, "statement_descriptor_suffix": None, "transfer_data": None,
+                  "transfer_group": None}
+        if "card" in intent["payment_method_types"]:
+            intent["payment_method_options"] = {"card": {"installments": None, "mandate_options": None,
+                                                         "network": None, "request_three_d_secure": "automatic"}}
+        else:
+            intent["payment_method_options"] = {}
         with self.store.atomic():
             if params.get("payment_method"):
                 pm = self.payment_method(params["payment_method"])
@@ -415,6 +428,11 @@ class PaymentsBackend:
         ok = card.outcome == "succeed"
         captured = ok and intent["capture_method"] != "manual"
         charge = {"id": cid, "object": "charge", "amount": intent["amount"],
+                  # no Connect application, account descriptor, fraud report or failed balance transaction
+                  # (docs.stripe.com/api/charges/object)
+                  "application": None, "application_fee": None, "application_fee_amount": None,
+                  "calculated_statement_descriptor": None, "failure_balance_transaction": None, "fraud_details": {},
+                  "on_behalf_of": None,
                   "amount_captured": intent["amount"] if captured else 0, "amount_refunded": 0,
                   "balance_transaction": None, "billing_details": pm["billing_details"], "captured": captured,
                   "created": self.now(), "currency": intent["currency"], "customer": intent["customer"],
