@@ -33,7 +33,7 @@ from q2c_harness.engine import Engine
 from q2c_harness.engine.db import DEFAULT_URL
 from q2c_harness.engine.durable import DEFAULT_QUEUE, TERMINAL
 
-from . import cash_to_crm, change_order, milestone_to_invoice, quote_to_project, time_to_invoice
+from . import cash_to_crm, change_order, credit_and_rebill, milestone_to_invoice, quote_to_project, time_to_invoice
 from .context import FlowContext
 from .intake import Intake
 from .provision import provision_netsuite, provision_salesforce_fields
@@ -213,6 +213,13 @@ class CoreRuntime:
                            {"rate": b["rate"], "rate_card_id": b["rate_card_id"],
                             "rate_card_version": b["rate_card_version"]})
         return b
+
+    def correct_invoice(self, engagement_id: str, invoice_id: str, *, written_off: list[str], on: Any, actor: str,
+                        reason: str) -> dict[str, Any]:
+        """Billing-ops' correction of an issued invoice: a credit memo crediting it in full and a re-invoice
+        without the ``written_off`` PSA entries, linked both ways in NetSuite (flows/credit_and_rebill.py)."""
+        return credit_and_rebill.correct_invoice(self.ctx, engagement_id, invoice_id, written_off=written_off,
+                                                 on=on, reason=reason, actor=actor)
 
     async def replay_event(self, inbox_key: str) -> Any:
         wid = await asyncio.to_thread(self.engine.replay_event, inbox_key)

@@ -11,6 +11,8 @@
 - ``q2c_flow_runs``: billing runs (engagement x period): which sources each run froze, its invoice id and status.
 - ``q2c_flow_rate_corrections``: billing-ops' decisions on time entries whose PSA rate is not the rate card's
   (``RateCardMismatch``): bill the entry at the rate card's rate (who, why, when).
+- ``q2c_flow_credit_memos``: corrected invoices: the credit memo crediting one in full (the unique invoice id is
+  "credited at most once") and the re-invoice that replaces it.
 - ``q2c_flow_cursors``: intake cursors (Salesforce replay id, PSA event id, NetSuite payment watermark).
 """
 
@@ -81,6 +83,16 @@ rate_corrections = sa.Table(
     sa.Column("rate", sa.String(40), nullable=False),
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("at", TS, nullable=False),
+)
+
+credit_memos = sa.Table(
+    "q2c_flow_credit_memos", metadata,
+    sa.Column("credit_memo_id", sa.String(200), primary_key=True),
+    sa.Column("invoice_id", sa.String(200), nullable=False, unique=True),
+    sa.Column("reinvoice_id", sa.String(200), nullable=True),
+    sa.Column("engagement_id", sa.String(200), nullable=False),
+    sa.Column("data", sa.Text, nullable=False),  # JSON: the credit memo, the re-invoice, what was written off
     sa.Column("at", TS, nullable=False),
 )
 
@@ -272,6 +284,31 @@ class FlowStore:
             q = q.where(rate_corrections.c.engagement_id == engagement_id)
         with self.db.tx() as conn:
             return {r["source_id"]: dict(r) for r in conn.execute(q).mappings()}
+
+    # credit memos --------------------------------------------------------------------------------------------------
+    def record_credit(self, credit_memo_id: str, invoice_id: str, reinvoice_id: str | None, engagement_id: str,
+                      data: dict[str, Any], *, rebilled: dict[str, Decimal], written_off: list[str]) -> None:
+        """A credited invoice, once: the sources still billed move to the re-invoice (``rebilled``: source id ->
+        amount); the written-off ones stay claimed by the credited invoice at 0 (never billed again)."""
+        with self.db.tx() as conn:
+            if conn.execute(sa.select(credit_memos.c.credit_memo_id)
+                            .where(credit_memos.c.invoice_id == invoice_id)).first():
+                return
+            conn.execute(sa.insert(credit_memos).values(
+                credit_memo_id=credit_memo_id, invoice_id=invoice_id, reinvoice_id=reinvoice_id,
+                engagement_id=engagement_id, data=dumps(data), at=self.db.now()))
+            for sid, amount in rebilled.items():
+                conn.execute(sa.update(billed).where(billed.c.source_id == sid)
+                             .values(invoice_id=reinvoice_id, amount=str(amount)))
+            for sid in written_off:
+                conn.execute(sa.update(billed).where(billed.c.source_id == sid).values(amount="0"))
+
+    def credit_memos(self, engagement_id: str | None = None) -> list[dict[str, Any]]:
+        q = sa.select(credit_memos).order_by(credit_memos.c.at, credit_memos.c.credit_memo_id)
+        if engagement_id:
+            q = q.where(credit_memos.c.engagement_id == engagement_id)
+        with self.db.tx() as conn:
+            return [{**dict(r), "data": loads(r["data"])} for r in conn.execute(q).mappings()]
 
     # cursors -------------------------------------------------------------------------------------------------------
     def cursor(self, name: str, default: str | None = None) -> str | None:

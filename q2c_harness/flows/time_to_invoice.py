@@ -345,22 +345,30 @@ def sync_time_chunk(ctx: FlowContext, run: dict[str, Any], rated: dict[str, Any]
                      request=[{"externalId": e, **b} for e, b in bodies], call=call)
 
 
-def write_invoice(ctx: FlowContext, rated: dict[str, Any]) -> dict[str, Any]:
-    invoice = load(InvoiceEvent, rated["invoice"])
-    eng_entity = invoice.contracting_entity_id
-    keys = rated["keys"]
+def invoice_body(ctx: FlowContext, invoice: InvoiceEvent, keys: dict[str, Any],
+                 tax_rate: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(NetSuite header, item lines) of an invoice; a credit memo reversing it carries the same lines."""
     item_ids = {k: str(ctx.ns_id("serviceSaleItem", item_eid(k), what="service item"))
                 for k in ("time", "expense", "milestone", "adjustment")}
     item_ids["retainer_drawdown"] = item_ids["adjustment"]
     from .quote_to_project import _currency_id
 
     body = nsmap.invoice_payload(invoice, customer_id=keys["customer_id"],
-                                 subsidiary_id=str(ctx.ns_id("subsidiary", entity_eid(eng_entity))),
+                                 subsidiary_id=str(ctx.ns_id("subsidiary", entity_eid(invoice.contracting_entity_id))),
                                  currency_id=_currency_id(ctx, invoice.currency), item_ids=item_ids,
                                  job_id=keys["job_id"])
     lines = body.pop("item")["items"]
     body.pop("externalId", None)
-    body["taxRate"] = rated.get("tax_rate", "0")
+    body["taxRate"] = tax_rate
+    return body, lines
+
+
+def write_invoice(ctx: FlowContext, rated: dict[str, Any], memo_note: str | None = None) -> dict[str, Any]:
+    """``memo_note``: appended to the memo (a re-invoice names the invoice and credit memo it replaces)."""
+    invoice = load(InvoiceEvent, rated["invoice"])
+    body, lines = invoice_body(ctx, invoice, rated["keys"], rated.get("tax_rate", "0"))
+    if memo_note:
+        body["memo"] = f"{body['memo']}; {memo_note}"[:4000]
     eid = nsmap.invoice_external_id(invoice.invoice_id)
     return ctx.write("invoice", invoice.invoice_id, "ns-invoice", system="netsuite", operation="invoice.put",
                      request={**body, "item": lines}, call=lambda k: ctx.ns_put("invoice", eid, body, {"item": lines}))
@@ -437,7 +445,8 @@ def register(ctx: FlowContext) -> None:
         result = {"invoice_id": inv["invoice_id"], "netsuite_invoice_id": ns_invoice["id"],
                   "gross_total": inv["gross_total"], "currency": inv["currency"], "held": rated["held"],
                   "intercompany": charges}
-        ctx.store.finish_run(run["run_id"], "posted", result,
+        # the invoice as issued stays with the run: a correction credits and re-issues exactly it
+        ctx.store.finish_run(run["run_id"], "posted", {**result, "invoice": inv, "tax_rate": rated["tax_rate"]},
                              {k: Decimal(v) for k, v in rated["amounts"].items()})
         ret = rated.get("retainer")
         if ret and Decimal(ret["drawdown"]) > 0:  # the drawdown is applied once, under this run's invoice

@@ -57,6 +57,9 @@ class CoreDriver:
     async def resolve_exception(self, ctx: RunContext, step: Any) -> str:
         raise self._missing("resolve exceptions")
 
+    async def dispute_invoice(self, ctx: RunContext, step: Any, entry_ids: list[str]) -> str:
+        raise self._missing("credit and re-invoice a disputed invoice")
+
     async def sign_change_order(self, ctx: RunContext, refs: EngagementRefs, step: Any) -> str:
         raise self._missing("take a change order")
 

@@ -31,6 +31,7 @@ from q2c_harness.canonical import (
     CashApplication,
     ChangeOrder,
     ContractVersion,
+    CreditMemo,
     Engagement,
     ExpenseTransaction,
     FixedFeePlan,
@@ -55,6 +56,7 @@ from .invariants import (
     CrossChargeFact,
     Facts,
     InvariantResult,
+    RebillFact,
     RetainerEvent,
     RetainerFact,
     Tally,
@@ -69,6 +71,9 @@ LINE_RE = re.compile(r"\[(?P<kind>[a-z_]+) (?P<sources>[^;\]]*); v(?P<version>\d
 BALANCE_RE = re.compile(r"balance (?P<before>-?[\d.]+) -> (?P<after>-?[\d.]+)")
 MEMO_RE = re.compile(r"q2c invoice (?P<invoice>\S+) sow (?P<sow>\S+) contract v(?P<version>\d+)")
 IC_MEMO_RE = re.compile(r"cross-charge (?P<invoice>\S+):(?P<entity>[^\s;]+)")
+# a credit memo and its re-invoice name each other in their memos (docs/flows.md, credit and rebill)
+CM_MEMO_RE = re.compile(r"q2c credit memo (?P<memo>\S+) credits (?P<invoice>[^\s;]+); re-invoiced as (?P<rebill>[^\s;]+)")
+REPLACES_RE = re.compile(r"replaces (?P<invoice>\S+) \(credit memo (?P<memo>[^\s)]+)\)")
 # the opportunity fields the integration writes back (docs/flows.md, cash -> CRM)
 CRM_FIELDS = ("Invoice_Number__c", "Invoice_Status__c", "Amount_Invoiced__c", "Amount_Paid__c")
 
@@ -88,12 +93,15 @@ class FactBundle:
     subsidiary_of: dict[str, str] = field(default_factory=dict)  # invoice id -> scenario entity id
     # business object -> the vendor records standing for it ("engagement E1 / PSA project" -> {"12"})
     records_of: dict[str, set[str]] = field(default_factory=dict)
+    credit_memos_by_engagement: dict[str, list[Any]] = field(default_factory=dict)  # CreditMemo, by issue date
 
     def kpis(self) -> dict[str, Any]:
         inv = self.facts.invoices
         by_cur: dict[str, Decimal] = defaultdict(lambda: ZERO)
         for i in inv:
             by_cur[i.currency] += i.gross_total
+        for cm in self.facts.credit_memos:  # billed net of what was credited
+            by_cur[cm.currency] -= cm.amount
         return {"invoices": len(inv), "invoice_lines": sum(len(i.lines) for i in inv),
                 "billed_gross": {k: str(v) for k, v in sorted(by_cur.items())},
                 "time_entries": len(self.facts.time_entries), "expenses": len(self.facts.expenses),
@@ -401,6 +409,7 @@ async def read_facts(ctx: RunContext) -> FactBundle:
             tax_rates[inv.invoice_id] = _dec(rec.get("taxRate"))
             notes[inv.invoice_id] = memo
             subsidiary_of[inv.invoice_id] = inv.contracting_entity_id
+    credit_memos, rebills = await _credit_memos(ctx, invoices, notes)
     raw_payments = await _ns_all(ctx, "customerPayment")
     payments, applications = [], []
     inv_by_ns = {i.xref["netsuite"]: i for i in invoices}
@@ -448,15 +457,48 @@ async def read_facts(ctx: RunContext) -> FactBundle:
         cross_charges=cross_charges, intercompany_markup_percent=ctx.scenario.master_data.intercompany_markup_percent,
         clients=list(w.clients.values()), legal_entities=list(w.entities.values()), tax_rates=dict(w.tax_rates),
         invoice_tax_rates=tax_rates, invoice_notes=notes, payments=payments, cash_applications=applications,
-        crm=crm_facts)
+        crm=crm_facts, credit_memos=credit_memos, rebills=rebills)
     facts = await ctx.core.extend_facts(ctx, facts)
     by_eng: dict[str, list[InvoiceEvent]] = defaultdict(list)
     for i in sorted(invoices, key=lambda i: (i.invoice_date, int(i.xref["netsuite"]))):
         by_eng[i.engagement_id].append(i)
+    by_inv = {i.invoice_id: i.engagement_id for i in invoices}
+    cm_by_eng: dict[str, list[Any]] = defaultdict(list)
+    for cm in sorted(credit_memos, key=lambda c: (c.issued_on, c.credit_memo_id)):
+        cm_by_eng[by_inv.get(cm.invoice_id, "")].append(cm)
     exc = await ctx.core.exceptions()
-    return FactBundle(facts, raw_invoices, psa.raw_time, raw_payments, crm.status, dict(by_eng), dict(pay_by_eng),
+    bundle = FactBundle(facts, raw_invoices, psa.raw_time, raw_payments, crm.status, dict(by_eng), dict(pay_by_eng),
                       unbilled, open_exceptions=sum(1 for e in exc if e.get("status") in ("open", "retrying")),
                       exceptions_total=len(exc), subsidiary_of=subsidiary_of, records_of=dict(records_of))
+    bundle.credit_memos_by_engagement = dict(cm_by_eng)
+    return bundle
+
+
+async def _credit_memos(ctx: RunContext, invoices: list[InvoiceEvent],
+                        notes: dict[str, str]) -> tuple[list[CreditMemo], list[RebillFact]]:
+    """NetSuite credit memos on the scenario's invoices: the invoice each was created from (``createdFrom``) and is
+    applied to, the re-invoice its memo names and what that re-invoice's memo cites back; the entries the
+    scenario's disputes wrote off (as the PSA holds them)."""
+    inv_by_ns = {i.xref["netsuite"]: i for i in invoices}
+    memos, rebills = [], []
+    for rec in await _ns_all(ctx, "creditMemo"):
+        credited = inv_by_ns.get(_ref(rec.get("createdFrom")) or "")
+        m = CM_MEMO_RE.search(rec.get("memo") or "")
+        if credited is None:
+            continue  # not a credit on an invoice of the scenario's engagements
+        cm_id = m["memo"] if m else str(rec.get("tranId") or rec["id"])
+        memos.append(CreditMemo(correlation_id=f"ns-credit-memo-{rec['id']}", xref={"netsuite": str(rec["id"])},
+                                credit_memo_id=cm_id, invoice_id=credited.invoice_id, issued_on=_day(rec["tranDate"]),
+                                currency=_ref_name(rec.get("currency")) or "USD", amount=_dec(rec.get("total")),
+                                reason=rec.get("memo") or ""))
+        rebill = m["rebill"] if m and m["rebill"] != "nothing" else None
+        cites = REPLACES_RE.search(notes.get(rebill or "", ""))
+        applied = tuple(inv_by_ns[d].invoice_id if (d := _ref(a.get("doc")) or "") in inv_by_ns else d
+                        for a in _lines(rec, "apply"))
+        rebills.append(RebillFact(credit_memo_id=cm_id, credited_invoice_id=credited.invoice_id, applied_to=applied,
+                                  reinvoice_id=rebill, reinvoice_cites=(cites["invoice"], cites["memo"]) if cites
+                                  else None, written_off=frozenset(ctx.written_off.get(credited.engagement_id, ()))))
+    return memos, rebills
 
 
 def _retainers(sows: list[StatementOfWork], invoices: list[InvoiceEvent], payments: list[Payment],
@@ -588,6 +630,19 @@ def check_expectations(ctx: RunContext, bundle: FactBundle, expect: Expectations
                 if want is not None and want != value:
                     out.append(f"engagement {eng}, payment {n} ({app.payment_id}): expected {name} {want}, NetSuite "
                                f"shows {value}")
+    invoice_period = {i.invoice_id: i.invoice_date.isoformat()[:7] for i in bundle.facts.invoices}
+    for eng in sorted({c.engagement for c in expect.credit_memos}):
+        wanted = [c for c in expect.credit_memos if c.engagement == eng]
+        got = bundle.credit_memos_by_engagement.get(eng, [])
+        if len(got) != len(wanted):
+            out.append(f"engagement {eng}: expected {len(wanted)} credit memo(s) in NetSuite, found {len(got)}")
+        for n, (e, cm) in enumerate(zip(wanted, got), start=1):
+            actual = {"amount": cm.amount, "currency": cm.currency, "credits_period": invoice_period.get(cm.invoice_id)}
+            for name, value in actual.items():
+                want = getattr(e, name)
+                if want is not None and want != value:
+                    out.append(f"engagement {eng}, credit memo {n} ({cm.credit_memo_id}): expected {name} {want}, "
+                               f"NetSuite shows {value}")
     contracts = {c.sow_id: c for c in bundle.facts.contracts}
     sows = {s.sow_id: s for s in bundle.facts.statements_of_work}
     for c in expect.contracts:

@@ -226,6 +226,20 @@ class FlowsCore(CoreDriver):
         return (f"corrected {', '.join(fixed)}; " if fixed else "") + \
             f"retried {len(items)} exception(s), {left} open"
 
+    async def dispute_invoice(self, ctx: Any, step: Any, entry_ids: list[str]) -> str:
+        """Billing-ops credits the engagement's (last) invoice of the period and re-invoices the rest."""
+        eid = self.engagement_id(ctx.engagements[step.engagement])
+        posted = [r for r in await asyncio.to_thread(self.rt.store.runs, eid)
+                  if r["status"] == "posted" and r["period"] == step.period]
+        if not posted:
+            raise ExpectationFailed(f"engagement {step.engagement} has no invoice for {step.period} to dispute")
+        out = await asyncio.to_thread(self.rt.correct_invoice, eid, posted[-1]["invoice_id"], written_off=entry_ids,
+                                      on=ctx.now.date(), actor="billing-ops",
+                                      reason=f"scenario {self.scenario.name}: {step.reason}")
+        return (f"{out['invoice_id']} credited ({out['credit_memo_id']}, {out['credited']} {out['currency']}), "
+                f"re-invoiced as {out['reinvoice_id']} ({out['reinvoice_gross']}); {len(entry_ids)} entries "
+                "written off")
+
     def _concerns(self, ctx: Any, item: Any, engagement: str) -> bool:
         """An exception item is about an engagement when its message or payload names the engagement id or the
         engagement's PSA workspace."""

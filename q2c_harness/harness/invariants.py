@@ -242,6 +242,19 @@ class ContractFact:
 
 
 @dataclass(frozen=True)
+class RebillFact:
+    """A credit-and-rebill as the ERP holds it: the credit memo, the invoice it was created from and applied to,
+    the re-invoice its memo names, what the re-invoice's memo cites back, and the entries the scenario wrote off."""
+
+    credit_memo_id: str
+    credited_invoice_id: str  # the credit memo's createdFrom
+    applied_to: tuple[str, ...]  # invoices its apply sublist applies it to
+    reinvoice_id: str | None  # as the credit memo's memo names it
+    reinvoice_cites: tuple[str, str] | None  # (invoice, credit memo) the re-invoice's memo says it replaces
+    written_off: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class CrmStatusFact:
     """The invoice status an engagement's opportunity shows, beside the invoice it names in the ERP."""
 
@@ -287,6 +300,7 @@ class Facts:
     invoice_tax_rates: dict[str, Decimal] = field(default_factory=dict)  # invoice id -> the ERP's header rate
     invoice_notes: dict[str, str] = field(default_factory=dict)  # invoice id -> memo text the client sees
     credit_memos: list[CreditMemo] = field(default_factory=list)
+    rebills: list[RebillFact] = field(default_factory=list)
     # Invoice ids seen in an earlier read: invoices are never deleted.
     previously_seen_invoice_ids: set[str] = field(default_factory=set)
     payments: list[Payment] = field(default_factory=list)
@@ -301,8 +315,17 @@ def _index(items: Iterable[Any], key: str) -> dict[str, Any]:
     return {getattr(i, key): i for i in items}
 
 
+def _credited_in_full(facts: Facts) -> set[str]:
+    credited: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for cm in facts.credit_memos:
+        credited[cm.invoice_id] += cm.amount
+    return {i.invoice_id for i in facts.invoices if i.gross_total > 0 and credited.get(i.invoice_id) == i.gross_total}
+
+
 def _live(facts: Facts) -> list[InvoiceEvent]:
-    return [i for i in facts.invoices if i.status != "void"]
+    """The invoices that bill something: not void, not reversed in full by credit memos."""
+    reversed_ = _credited_in_full(facts) if facts.credit_memos else set()
+    return [i for i in facts.invoices if i.status != "void" and i.invoice_id not in reversed_]
 
 
 def _milestones(facts: Facts) -> list[Milestone]:
@@ -867,7 +890,43 @@ def check_credit_memos(facts: Facts) -> Tally:
     for invoice_id in sorted(facts.previously_seen_invoice_ids):
         t.check(invoice_id in invoices, f"invoice {invoice_id} was deleted (credit it instead)", invoice_id, None,
                 invoice_id)
+    memos = _index(facts.credit_memos, "credit_memo_id")
+    for rb in facts.rebills:
+        _check_rebill(t, rb, invoices, memos.get(rb.credit_memo_id))
     return t
+
+
+def _line_key(ln: InvoiceLine) -> tuple[str, tuple[str, ...], Decimal]:
+    return ln.kind, tuple(sorted(ln.source_ids)), ln.amount
+
+
+def _check_rebill(t: Tally, rb: RebillFact, invoices: Mapping[str, InvoiceEvent], cm: CreditMemo | None) -> None:
+    """Credit and rebill: the credit memo reverses the invoice it was created from in full (gross, tax included)
+    and is applied to nothing else; it and the re-invoice name each other; the re-invoice bills exactly the
+    credited invoice's lines but the written-off entries', for the same customer, entity and currency."""
+    refs = (rb.credit_memo_id, rb.credited_invoice_id)
+    inv = invoices.get(rb.credited_invoice_id)
+    if cm is None or inv is None:
+        return  # an unknown invoice is already a violation above
+    t.same(inv.gross_total, cm.amount, f"credit memo {cm.credit_memo_id} credits {cm.amount}, not the gross "
+           f"{inv.gross_total} of invoice {inv.invoice_id} it replaces", *refs)
+    t.check(set(rb.applied_to) <= {inv.invoice_id}, f"credit memo {cm.credit_memo_id} is applied to "
+            f"{sorted(rb.applied_to)}, not only to invoice {inv.invoice_id} it was created from",
+            [inv.invoice_id], sorted(rb.applied_to), *refs)
+    new = invoices.get(rb.reinvoice_id or "")
+    if not t.check(new is not None, f"credit memo {cm.credit_memo_id} names re-invoice {rb.reinvoice_id!r}, which "
+                   "the ERP does not hold", "an existing re-invoice", rb.reinvoice_id, *refs):
+        return
+    t.same((inv.invoice_id, cm.credit_memo_id), rb.reinvoice_cites, f"re-invoice {new.invoice_id} does not name "  # type: ignore[union-attr]
+           f"the invoice and credit memo it replaces", new.invoice_id, *refs)  # type: ignore[union-attr]
+    t.same((inv.client_id, inv.contracting_entity_id, inv.currency),
+           (new.client_id, new.contracting_entity_id, new.currency),  # type: ignore[union-attr]
+           f"re-invoice {new.invoice_id} bills another customer, entity or currency than {inv.invoice_id}",  # type: ignore[union-attr]
+           new.invoice_id, *refs)  # type: ignore[union-attr]
+    want = sorted(_line_key(ln) for ln in inv.lines if not set(ln.source_ids) & rb.written_off)
+    t.same(want, sorted(_line_key(ln) for ln in new.lines),  # type: ignore[union-attr]
+           f"re-invoice {new.invoice_id} does not bill exactly the lines of {inv.invoice_id} without the written-off "  # type: ignore[union-attr]
+           f"entries {sorted(rb.written_off)}", new.invoice_id, *refs)  # type: ignore[union-attr]
 
 
 # --- 13. cash application -----------------------------------------------------------------------------------------

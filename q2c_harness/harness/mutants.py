@@ -321,7 +321,21 @@ def _default_rate_card(original: Callable[..., Any], w: Witness) -> Callable[...
     return terms
 
 
+def _credit_net_only(out: tuple[dict[str, Any], list[Any]], *a: Any, **k: Any) -> tuple[dict[str, Any], list[Any]]:
+    body, lines = out
+    return {**body, "taxRate": "0"}, lines  # the tax the invoice charged is not credited
+
+
+def _rebill_everything(out: list[Any], lines: Iterable[Any], *a: Any, **k: Any) -> list[Any]:
+    return list(lines)
+
+
+def _no_back_reference(a: tuple[Any, ...], k: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    return a, {**k, "memo_note": None} if k.get("memo_note") else k
+
+
 T2I = "q2c_harness.flows.time_to_invoice"
+CR = "q2c_harness.flows.credit_and_rebill"
 MS = "q2c_harness.flows.milestone_to_invoice"
 Q2P = "q2c_harness.flows.quote_to_project"
 
@@ -404,6 +418,15 @@ BUILTIN: list[Mutant] = [
     Mutant("cash.status_not_written", "the paid status never reaches the CRM",
            ("q2c_harness.flows.context:FlowContext.write",), replace=_skip_cash_status,
            scenarios=("multi_entity_tm",), guards=("13.cash_application",)),
+    Mutant("credit_memo.net_only", "a credit memo credits the invoice's net and leaves its VAT owed",
+           (f"{CR}:credit_memo_body",), result=_credit_net_only, scenarios=("credit_and_rebill",),
+           guards=("12.credit_memos", "13.cash_application")),
+    Mutant("credit_memo.written_off_rebilled", "the re-invoice bills the written-off entries again",
+           (f"{CR}:kept_lines",), result=_rebill_everything, scenarios=("credit_and_rebill",),
+           guards=("12.credit_memos", "expectations")),
+    Mutant("credit_memo.unlinked_reinvoice", "the re-invoice does not name the invoice and credit memo it replaces",
+           (f"{CR}:write_invoice",), args=_no_back_reference, scenarios=("credit_and_rebill",),
+           guards=("12.credit_memos",)),
     Mutant("exceptions.swallowed", "a business exception swallowed instead of parked",
            (f"{T2I}:owned", f"{MS}:owned"), replace=_swallow_business_errors,
            scenarios=("exceptions_and_resolution",), guards=("expectations",)),

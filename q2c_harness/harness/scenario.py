@@ -328,6 +328,23 @@ class ResolveException(_M):
     expect_at_least: int = Field(default=1, ge=0)
 
 
+class WriteOff(_M):
+    person: str
+    day: date
+
+
+class DisputeInvoice(_M):
+    """The client disputes time on the engagement's invoice for a period and billing-ops agrees to write the
+    disputed entries off (each ``person``'s time on ``day``): the core credits the invoice in full (a credit memo)
+    and re-invoices the rest, dated today."""
+
+    kind: Literal["dispute_invoice"] = "dispute_invoice"
+    engagement: str
+    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    write_off: list[WriteOff] = Field(min_length=1)
+    reason: str = "the client disputes the time"
+
+
 class SetFaults(_M):
     """Replace the fault rules mid-scenario (``profile`` and/or ``rules``; empty clears them)."""
 
@@ -347,12 +364,13 @@ class Expect(_M):
 StepSpec = Annotated[
     Union[CloseQuote, LogTime, ApproveTime, FileExpense, ApproveExpenses, AcceptMilestone, RejectMilestone,
           SignChangeOrder, PublishRateCardVersion, AdvanceClock, Sync, BillingRun, ReceivePayment, Replay,
-          Redeliver, ResolveException, SetFaults, Expect],
+          Redeliver, ResolveException, DisputeInvoice, SetFaults, Expect],
     Field(discriminator="kind"),
 ]
 STEP_KINDS = ("close_quote", "log_time", "approve_time", "file_expense", "approve_expenses", "accept_milestone",
               "reject_milestone", "sign_change_order", "publish_rate_card_version", "advance_clock", "sync",
-              "billing_run", "receive_payment", "replay", "redeliver", "resolve_exception", "set_faults", "expect")
+              "billing_run", "receive_payment", "replay", "redeliver", "resolve_exception", "dispute_invoice",
+              "set_faults", "expect")
 
 
 # ---- expectations -----------------------------------------------------------------------------------------------
@@ -378,6 +396,16 @@ class PaymentExpectation(_M):
     engagement: str
     applied: Money | None = None
     unapplied: Money | None = None
+
+
+class CreditMemoExpectation(_M):
+    """The engagement's credit memos in NetSuite, in order of issue: the amount each credits (gross) and of which
+    period's invoice."""
+
+    engagement: str
+    amount: Money | None = None
+    currency: str | None = None
+    credits_period: str | None = Field(default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 class ContractExpectation(_M):
@@ -409,6 +437,7 @@ class Expectations(_M):
     faults_injected_at_least: int | None = Field(default=None, ge=0)
     payments: list[PaymentExpectation] = Field(default_factory=list)
     contracts: list[ContractExpectation] = Field(default_factory=list)
+    credit_memos: list[CreditMemoExpectation] = Field(default_factory=list)
 
 
 Expect.model_rebuild()
@@ -492,6 +521,8 @@ class Scenario(_M):
             elif getattr(st, "engagement", None) and st.engagement not in engagements:
                 problems.append(f"{where}.engagement: {st.engagement!r} is not closed by an earlier close_quote step")
             persons = getattr(st, "person", None)
+            if isinstance(st, DisputeInvoice):
+                persons = [w.person for w in st.write_off]
             for pid in [persons] if isinstance(persons, str) else persons or []:
                 if pid not in people:
                     problems.append(f"{where}.person: unknown person {pid!r}")
@@ -639,5 +670,6 @@ class steps:  # noqa: N801 - a namespace: `steps.LogTime(...)`
     Replay = Replay
     Redeliver = Redeliver
     ResolveException = ResolveException
+    DisputeInvoice = DisputeInvoice
     SetFaults = SetFaults
     Expect = Expect

@@ -78,6 +78,7 @@ class RunContext:
     notes: list[str] = field(default_factory=list)
     fault_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # event-feed rules' counters, harvested
     replay_checks: list[ReplayCheck] = field(default_factory=list)
+    written_off: dict[str, set[str]] = field(default_factory=dict)  # engagement -> PSA entries written off
 
     def workspace(self, engagement: str) -> str:
         ws = self.engagements[engagement].workspace
@@ -440,6 +441,18 @@ async def resolve_exception(ctx: RunContext, st: sc.ResolveException) -> str:
     return await ctx.core.resolve_exception(ctx, st)
 
 
+async def dispute_invoice(ctx: RunContext, st: sc.DisputeInvoice) -> str:
+    """The disputed entries as the PSA holds them (the person's time on each day), then billing-ops' correction."""
+    ws = ctx.workspace(st.engagement)
+    wanted = {(ctx.psa_users[w.person], w.day.isoformat()) for w in st.write_off}
+    ids = sorted(str(e["id"]) for e in await ctx.vendors.psa_all("time_entries")
+                 if str(e["workspace_id"]) == str(ws) and (e["user_id"], str(e["date_performed"])[:10]) in wanted)
+    if not ids:
+        raise ExpectationFailed(f"engagement {st.engagement}: no PSA time entry of {sorted(wanted)} to write off")
+    ctx.written_off.setdefault(st.engagement, set()).update(ids)
+    return await ctx.core.dispute_invoice(ctx, st, ids)
+
+
 async def expect(ctx: RunContext, st: sc.Expect) -> str:
     from .facts import check_expectations, read_facts
 
@@ -455,7 +468,7 @@ EXECUTORS = {
     "approve_expenses": approve_expenses, "accept_milestone": accept_milestone, "reject_milestone": reject_milestone,
     "sign_change_order": sign_change_order, "publish_rate_card_version": publish_rate_card_version,
     "advance_clock": advance_clock, "sync": sync, "billing_run": billing_run, "receive_payment": receive_payment,
-    "replay": replay, "redeliver": redeliver, "resolve_exception": resolve_exception, "set_faults": set_faults, "expect": expect,
+    "replay": replay, "redeliver": redeliver, "resolve_exception": resolve_exception, "dispute_invoice": dispute_invoice, "set_faults": set_faults, "expect": expect,
 }
 assert set(EXECUTORS) == set(sc.STEP_KINDS)
 

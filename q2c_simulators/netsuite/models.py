@@ -464,7 +464,10 @@ class NetSuiteBackend:
                 line["amount"] = money(quantity * line["rate"])
                 subtotal += line["amount"]
             rec["subtotal"] = money(subtotal)
-            tax = money(subtotal * rec.get("taxRate", Decimal(0)) / 100) if rt.name == "invoice" else Decimal(0)
+            tax = money(subtotal * rec.get("taxRate", Decimal(0)) / 100) \
+                if rt.name in ("invoice", "creditMemo") else Decimal(0)
+            if rt.name == "creditMemo":
+                rec["taxTotal"] = tax
             if rt.name == "invoice":
                 if rec.get("taxRate") is None and cust.get("taxable") and cust.get("taxRate") is not None:
                     tax = money(subtotal * cust["taxRate"] / 100)

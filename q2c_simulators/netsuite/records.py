@@ -248,12 +248,18 @@ def _base_types() -> dict[str, RecordType]:
             "amountPaid": num("Amount Paid", readonly=True),
             "amountRemaining": num("Amount Remaining", readonly=True),
         }, sublists={"item": Sublist("item", "Items", _ITEM_LINE)}, name_field="tranId", transaction="CustInvc"),
+        # Credit Memo (REST record id creditMemo, docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/
+        # article_164460021767.html): createdFrom names the invoice it credits, the apply sublist applies it. The
+        # tax is one header rate, as on the invoice here (the same simplification of SuiteTax), so a credit memo
+        # can reverse an invoice's tax too.
         RecordType("creditMemo", "Credit Memo", {
             **_COMMON_TRANSACTION,
             "entity": ref("Customer", "customer", required=True),
             "createdFrom": ref("Created From", "invoice"),
+            "taxRate": num("Tax Rate (%)", minimum=0),
             "status": s("Status", readonly=True),
             "subtotal": num("Subtotal", readonly=True),
+            "taxTotal": num("Tax", readonly=True),
             "total": num("Total", readonly=True),
             "applied": num("Applied", readonly=True),
             "unapplied": num("Unapplied", readonly=True),

@@ -103,6 +103,24 @@ async def test_invoice_lines_amounts_payment_and_credit(client):
     assert (await client.get(f"/record/v1/invoice/{inv}")).json()["amountRemaining"] == 300
 
 
+async def test_a_credit_memo_created_from_an_invoice_reverses_its_tax_and_closes_it(client):
+    cid = await make_customer(client)
+    item = await make_item(client, rate=100)
+    r = await client.post("/record/v1/invoice", json={"entity": {"id": cid}, "taxRate": 20,
+                                                      "item": {"items": [{"item": {"id": item}, "quantity": 3}]}})
+    inv = r.headers["location"].rsplit("/", 1)[1]
+    r = await client.post("/record/v1/creditMemo", json={
+        "entity": {"id": cid}, "createdFrom": {"id": inv}, "taxRate": 20,
+        "item": {"items": [{"item": {"id": item}, "quantity": 3}]}, "apply": {"items": [{"doc": {"id": inv},
+                                                                                          "amount": 360}]}})
+    assert r.status_code == 204, r.text
+    cm = (await client.get(r.headers["location"].split("/services/rest")[1])).json()
+    assert (cm["subtotal"], cm["taxTotal"], cm["total"], cm["unapplied"]) == (300, 60, 360, 0)
+    assert cm["createdFrom"]["id"] == inv and cm["status"] == "Fully Applied"
+    body = (await client.get(f"/record/v1/invoice/{inv}")).json()
+    assert body["amountRemaining"] == 0 and body["status"] == "Paid In Full"
+
+
 async def test_foreign_currency_needs_a_rate_by_date(client):
     r = await client.post("/record/v1/currency", json={"name": "EUR", "symbol": "EUR"})
     eur = r.headers["location"].rsplit("/", 1)[1]

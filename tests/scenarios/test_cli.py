@@ -47,7 +47,7 @@ def test_list_shows_the_users_scenarios_first_with_their_source(capsys: pytest.C
     rows = [line.split() for line in out.splitlines()[1:4]]
     assert rc == 0
     assert rows[0][:2] == ["my_broken", "./scenarios"] and rows[1][:2] == ["my_dupes", "./scenarios"]
-    assert rows[2][:2] == ["cross_border_vat_fx", "built-in"]  # then the built-in ones, by name
+    assert rows[2][:2] == ["credit_and_rebill", "built-in"]  # then the built-in ones, by name
     assert "fault profile" in out and "psa_duplicates" in out
 
 
