@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,7 +91,18 @@ class ProbeRunner:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def _send(self, spec: dict[str, Any], *, admin: bool = False) -> httpx.Response:
+    def _send(self, spec: dict[str, Any], *, admin: bool = False, patient: bool = False) -> httpx.Response:
+        """`patient`: a 429 with a short Retry-After is waited out, as a client honouring the vendor's limit does
+        (a run of probes in process can outpace Stripe's 25 requests a second); probes about limits are not patient."""
+        for _ in range(3 if patient else 0):
+            r = self._send_once(spec, admin=admin)
+            wait = r.headers.get("retry-after", "")
+            if r.status_code != 429 or not re.fullmatch(r"\d+(\.\d+)?", wait) or float(wait) > 5:
+                return r
+            time.sleep(max(float(wait), 0.05))
+        return self._send_once(spec, admin=admin)
+
+    def _send_once(self, spec: dict[str, Any], *, admin: bool = False) -> httpx.Response:
         req = fill(spec, self.values)
         auth = "none" if admin else req.get("auth", "default")
         headers = {str(k): str(v) for k, v in (req.get("headers") or {}).items()}
@@ -127,7 +139,7 @@ class ProbeRunner:
             except Exception as exc:  # the vendor's answer to the state's setup call
                 raise ProbeError(f"provider state {probe.state!r}: {exc}") from None
         for step in probe.setup:
-            r = self._send(step["request"])
+            r = self._send(step["request"], patient=True)
             if r.status_code >= 400 and not step.get("allow_error"):
                 raise ProbeError(f"setup {step['request']['method']} {step['request']['path']}: "
                                  f"{r.status_code} {r.text[:300]}")
@@ -142,7 +154,7 @@ class ProbeRunner:
         """The probe's normalised answer `{status, headers, body}`."""
         try:
             self.prepare(probe)
-            r = self._send(probe.request)
+            r = self._send(probe.request, patient=not probe.needs_simulator)
         finally:
             for step in probe.simulator.get("teardown", []) if self.target.admin else []:
                 self._send(step, admin=True)
