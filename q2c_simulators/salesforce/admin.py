@@ -3,24 +3,30 @@ and objects, validation rules, change-event objects. Bodies are validated whole 
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
 
-from q2c_simulators.kernel.admin import TENANT_PATTERN
+from q2c_simulators.kernel.admin import TENANT_PATTERN, current_simulator
 
 from . import ids, soql
 from .auth import base_url
 from .exceptions import SalesforceError
 from .models import SalesforceBackend
 
-if TYPE_CHECKING:
-    from .simulator import SalesforceSimulator
-
 TenantId = Annotated[str, Path(pattern=TENANT_PATTERN)]
+Sim = Annotated[Any, Depends(current_simulator)]  # the SalesforceSimulator
+
+
+def tenant_backend(tenant: TenantId, sim: Sim) -> SalesforceBackend:
+    return sim.tenants.get(tenant)
+
+
+Org = Annotated[SalesforceBackend, Depends(tenant_backend)]
+router = APIRouter(prefix="/salesforce", tags=["salesforce"])
 CUSTOM_NAME = r"^[A-Za-z][A-Za-z0-9_]{0,36}__c$"
 
 
@@ -107,145 +113,144 @@ class ValidationRuleRequest(_Strict):
     active: bool = True
 
 
-def add_admin_routes(sim: SalesforceSimulator, admin: FastAPI) -> None:
-    def backend(tenant: str) -> SalesforceBackend:
-        return sim.tenants.get(tenant)
 
-    @admin.post("/salesforce/tokens", status_code=201, tags=["salesforce"])
-    async def mint_token(body: TokenRequest, request: Request) -> dict[str, Any]:
-        """A session token for a tenant's user (the org admin by default); use it as `session_id`."""
-        b = backend(body.tenant)
-        user = b.ensure_user(body.username) if body.username else b.store.get("User", b.admin_user)
-        issued = b.issue_token(user["Id"], lifetime=body.lifetime_seconds, refresh=body.refresh_token)
-        row = b.store.get("_tokens", issued["access_token"])
-        return {"access_token": issued["access_token"], "instance_url": base_url(request).removesuffix("/__admin"),
-                "org_id": b.org["id"], "user_id": user["Id"], "username": user["Username"],
-                "expires_at": soql.format_datetime(__import__("datetime").datetime.fromtimestamp(
-                    row["expires_at"], tz=__import__("datetime").timezone.utc)),
-                **({"refresh_token": issued["refresh_token"]} if "refresh_token" in issued else {})}
+@router.post("/tokens", status_code=201)
+async def mint_token(body: TokenRequest, request: Request, sim: Sim) -> dict[str, Any]:
+    """A session token for a tenant's user (the org admin by default); use it as `session_id`."""
+    b = sim.tenants.get(body.tenant)
+    user = b.ensure_user(body.username) if body.username else b.store.get("User", b.admin_user)
+    issued = b.issue_token(user["Id"], lifetime=body.lifetime_seconds, refresh=body.refresh_token)
+    row = b.store.get("_tokens", issued["access_token"])
+    return {"access_token": issued["access_token"], "instance_url": base_url(request).removesuffix("/__admin"),
+            "org_id": b.org["id"], "user_id": user["Id"], "username": user["Username"],
+            "expires_at": soql.format_datetime(datetime.fromtimestamp(row["expires_at"], tz=timezone.utc)),
+            **({"refresh_token": issued["refresh_token"]} if "refresh_token" in issued else {})}
 
-    @admin.post("/salesforce/users", status_code=201, tags=["salesforce"])
-    async def create_user(body: UserRequest) -> dict[str, Any]:
-        """Declare a user (and so its org): logins with this username go to `tenant`."""
-        b = backend(body.tenant)
-        user = b.ensure_user(body.username, body.password, last_name=body.last_name, email=body.email)
-        b.store.put("_credentials", user["Id"], {"user_id": user["Id"], "password": body.password,
-                                                 "security_token": body.security_token})
-        if not body.active:
-            user = b.store.put("User", user["Id"], {**user, "IsActive": False})
-        return {"id": user["Id"], "username": user["Username"], "tenant": body.tenant, "org_id": b.org["id"]}
 
-    @admin.post("/salesforce/orgs/{tenant}/connected-apps", status_code=201, tags=["salesforce"])
-    async def create_app(tenant: TenantId, body: AppRequest) -> dict[str, Any]:
-        """A connected app: client_credentials (client_id/secret, run_as) and JWT bearer (cert_pem to verify)."""
-        b = backend(tenant)
-        b.store.put("_apps", body.client_id, body.model_dump())
-        return {"client_id": body.client_id, "tenant": tenant}
+@router.post("/users", status_code=201)
+async def create_user(body: UserRequest, sim: Sim) -> dict[str, Any]:
+    """Declare a user (and so its org): logins with this username go to `tenant`."""
+    b = sim.tenants.get(body.tenant)
+    user = b.ensure_user(body.username, body.password, last_name=body.last_name, email=body.email)
+    b.store.put("_credentials", user["Id"], {"user_id": user["Id"], "password": body.password,
+                                             "security_token": body.security_token})
+    if not body.active:
+        user = b.store.put("User", user["Id"], {**user, "IsActive": False})
+    return {"id": user["Id"], "username": user["Username"], "tenant": body.tenant, "org_id": b.org["id"]}
 
-    def settings(b: SalesforceBackend) -> dict[str, Any]:
-        org = b.org
-        return {"org_id": org["id"], "session_seconds": org["session_seconds"], "currencies": org["currencies"],
-                "corporate_currency": org["corporate_currency"], "change_events": org["cdc"],
-                "custom_fields": b.store.records("_custom_fields"), "custom_objects": b.store.records("_custom_objects"),
-                "validation_rules": b.store.records("_validation_rules")}
 
-    @admin.get("/salesforce/orgs/{tenant}", tags=["salesforce"])
-    async def get_org(tenant: TenantId) -> dict[str, Any]:
-        return settings(backend(tenant))
+@router.post("/orgs/{tenant}/connected-apps", status_code=201)
+async def create_app(tenant: TenantId, b: Org, body: AppRequest) -> dict[str, Any]:
+    """A connected app: client_credentials (client_id/secret, run_as) and JWT bearer (cert_pem to verify)."""
+    b.store.put("_apps", body.client_id, body.model_dump())
+    return {"client_id": body.client_id, "tenant": tenant}
 
-    @admin.patch("/salesforce/orgs/{tenant}", tags=["salesforce"])
-    async def patch_org(tenant: TenantId, body: OrgSettings) -> dict[str, Any]:
-        """Session lifetime, currencies, corporate currency, change-event objects."""
-        b = backend(tenant)
-        changes: dict[str, Any] = {}
-        if body.change_events is not None:
-            unknown = [n for n in body.change_events if b.schema.get(n) is None]
-            if unknown:
-                raise HTTPException(400, f"unknown objects: {unknown}")
-            changes["cdc"] = [b.schema.get(n).name for n in body.change_events]
-        currencies = body.currencies or b.org["currencies"]
-        corporate = body.corporate_currency or b.org["corporate_currency"]
-        if corporate not in currencies:
-            raise HTTPException(400, f"corporate_currency {corporate} must be one of the currencies")
-        if body.session_seconds is not None:
-            changes["session_seconds"] = body.session_seconds
-        if body.currencies is not None:
-            changes["currencies"] = list(body.currencies)
-        changes["corporate_currency"] = corporate
-        b.set_org(**changes)
-        if body.currencies is not None:
-            b.bump_schema()
-        return settings(b)
 
-    @admin.post("/salesforce/orgs/{tenant}/sessions/expire", status_code=204, tags=["salesforce"])
-    async def expire_sessions(tenant: TenantId) -> Response:
-        """Invalidate every session token of the org (the next call gets 401 INVALID_SESSION_ID)."""
-        b = backend(tenant)
-        for token in b.store.ids("_tokens"):
-            b.store.delete("_tokens", token)
-        return Response(status_code=204)
+def settings(b: SalesforceBackend) -> dict[str, Any]:
+    org = b.org
+    return {"org_id": org["id"], "session_seconds": org["session_seconds"], "currencies": org["currencies"],
+            "corporate_currency": org["corporate_currency"], "change_events": org["cdc"],
+            "custom_fields": b.store.records("_custom_fields"), "custom_objects": b.store.records("_custom_objects"),
+            "validation_rules": b.store.records("_validation_rules")}
 
-    @admin.post("/salesforce/orgs/{tenant}/fields", status_code=201, tags=["salesforce"])
-    async def create_field(tenant: TenantId, body: CustomFieldRequest) -> dict[str, Any]:
-        """Declare a custom field (External_Id__c as an external id, Invoice_Status__c as a picklist, ...)."""
-        b = backend(tenant)
-        obj = b.schema.get(body.object)
-        if obj is None:
-            raise HTTPException(404, f"no object {body.object!r}")
-        if obj.field(body.name) is not None and b.store.get("_custom_fields", f"{obj.name}.{body.name}") is None:
-            raise HTTPException(409, f"{obj.name}.{body.name} is a built-in field")
-        for target in body.reference_to or []:
-            if b.schema.get(target) is None:
-                raise HTTPException(400, f"reference_to names an unknown object {target!r}")
-        spec = body.model_dump()
-        spec["object"] = obj.name
-        spec["reference_to"] = [b.schema.get(t).name for t in body.reference_to or []]
-        if body.type == "reference" and not body.child_relationship_name:
-            spec["child_relationship_name"] = body.name[:-3] + "s__r"
-        b.store.put("_custom_fields", f"{obj.name}.{body.name}", spec)
+
+@router.get("/orgs/{tenant}")
+async def get_org(b: Org) -> dict[str, Any]:
+    return settings(b)
+
+
+@router.patch("/orgs/{tenant}")
+async def patch_org(b: Org, body: OrgSettings) -> dict[str, Any]:
+    """Session lifetime, currencies, corporate currency, change-event objects."""
+    changes: dict[str, Any] = {}
+    if body.change_events is not None:
+        unknown = [n for n in body.change_events if b.schema.get(n) is None]
+        if unknown:
+            raise HTTPException(400, f"unknown objects: {unknown}")
+        changes["cdc"] = [b.schema.get(n).name for n in body.change_events]
+    currencies = body.currencies or b.org["currencies"]
+    corporate = body.corporate_currency or b.org["corporate_currency"]
+    if corporate not in currencies:
+        raise HTTPException(400, f"corporate_currency {corporate} must be one of the currencies")
+    if body.session_seconds is not None:
+        changes["session_seconds"] = body.session_seconds
+    if body.currencies is not None:
+        changes["currencies"] = list(body.currencies)
+    changes["corporate_currency"] = corporate
+    b.set_org(**changes)
+    if body.currencies is not None:
         b.bump_schema()
-        return b.schema.get(obj.name).field(body.name).describe()
+    return settings(b)
 
-    @admin.post("/salesforce/orgs/{tenant}/objects", status_code=201, tags=["salesforce"])
-    async def create_object(tenant: TenantId, body: CustomObjectRequest) -> dict[str, Any]:
-        """Declare a custom object; its key prefix is per org (a0X, a0Y, ... unless given)."""
-        b = backend(tenant)
-        if b.schema.get(body.name) is not None:
-            raise HTTPException(409, f"object {body.name} already exists")
-        used = set(b.schema.by_prefix)
-        prefix = body.key_prefix
-        if prefix is None:
-            n = 0
-            while ids.custom_prefix(n) in used:
-                n += 1
-            prefix = ids.custom_prefix(n)
-        elif prefix in used:
-            raise HTTPException(409, f"key prefix {prefix} is taken")
-        spec = {**body.model_dump(), "key_prefix": prefix}
-        b.store.put("_custom_objects", body.name, spec)
-        b.bump_schema()
-        return b.schema.get(body.name).summary(sim.default_version)
 
-    @admin.post("/salesforce/orgs/{tenant}/validation-rules", status_code=201, tags=["salesforce"])
-    async def create_rule(tenant: TenantId, body: ValidationRuleRequest) -> dict[str, Any]:
-        """A validation rule: saving a record for which `condition` (SOQL WHERE syntax) holds fails with
-        FIELD_CUSTOM_VALIDATION_EXCEPTION and `message`."""
-        b = backend(tenant)
-        obj = b.schema.get(body.object)
-        if obj is None:
-            raise HTTPException(404, f"no object {body.object!r}")
-        try:
-            b._rule_predicate(obj, body.condition)
-        except SalesforceError as exc:
-            raise HTTPException(400, f"condition does not compile: {exc.code}: {exc.message.strip()}") from None
-        spec = {**body.model_dump(), "object": obj.name}
-        b.store.put("_validation_rules", f"{obj.name}.{body.name}", spec)
-        return spec
+@router.post("/orgs/{tenant}/sessions/expire", status_code=204)
+async def expire_sessions(b: Org) -> Response:
+    """Invalidate every session token of the org (the next call gets 401 INVALID_SESSION_ID)."""
+    for token in b.store.ids("_tokens"):
+        b.store.delete("_tokens", token)
+    return Response(status_code=204)
 
-    @admin.delete("/salesforce/orgs/{tenant}/validation-rules/{obj}/{name}", status_code=204, tags=["salesforce"])
-    async def delete_rule(tenant: TenantId, obj: str, name: str) -> Response:
-        b = backend(tenant)
-        target = b.schema.get(obj)
-        if target is None or b.store.delete("_validation_rules", f"{target.name}.{name}") is None:
-            raise HTTPException(404, f"no validation rule {obj}.{name}")
-        return Response(status_code=204)
+
+@router.post("/orgs/{tenant}/fields", status_code=201)
+async def create_field(b: Org, body: CustomFieldRequest) -> dict[str, Any]:
+    """Declare a custom field (External_Id__c as an external id, Invoice_Status__c as a picklist, ...)."""
+    obj = b.schema.get(body.object)
+    if obj is None:
+        raise HTTPException(404, f"no object {body.object!r}")
+    if obj.field(body.name) is not None and b.store.get("_custom_fields", f"{obj.name}.{body.name}") is None:
+        raise HTTPException(409, f"{obj.name}.{body.name} is a built-in field")
+    for target in body.reference_to or []:
+        if b.schema.get(target) is None:
+            raise HTTPException(400, f"reference_to names an unknown object {target!r}")
+    spec = body.model_dump()
+    spec["object"] = obj.name
+    spec["reference_to"] = [b.schema.get(t).name for t in body.reference_to or []]
+    if body.type == "reference" and not body.child_relationship_name:
+        spec["child_relationship_name"] = body.name[:-3] + "s__r"
+    b.store.put("_custom_fields", f"{obj.name}.{body.name}", spec)
+    b.bump_schema()
+    return b.schema.get(obj.name).field(body.name).describe()
+
+
+@router.post("/orgs/{tenant}/objects", status_code=201)
+async def create_object(b: Org, body: CustomObjectRequest, sim: Sim) -> dict[str, Any]:
+    """Declare a custom object; its key prefix is per org (a0X, a0Y, ... unless given)."""
+    if b.schema.get(body.name) is not None:
+        raise HTTPException(409, f"object {body.name} already exists")
+    used = set(b.schema.by_prefix)
+    prefix = body.key_prefix
+    if prefix is None:
+        n = 0
+        while ids.custom_prefix(n) in used:
+            n += 1
+        prefix = ids.custom_prefix(n)
+    elif prefix in used:
+        raise HTTPException(409, f"key prefix {prefix} is taken")
+    spec = {**body.model_dump(), "key_prefix": prefix}
+    b.store.put("_custom_objects", body.name, spec)
+    b.bump_schema()
+    return b.schema.get(body.name).summary(sim.default_version)
+
+
+@router.post("/orgs/{tenant}/validation-rules", status_code=201)
+async def create_rule(b: Org, body: ValidationRuleRequest) -> dict[str, Any]:
+    """A validation rule: saving a record for which `condition` (SOQL WHERE syntax) holds fails with
+    FIELD_CUSTOM_VALIDATION_EXCEPTION and `message`."""
+    obj = b.schema.get(body.object)
+    if obj is None:
+        raise HTTPException(404, f"no object {body.object!r}")
+    try:
+        b._rule_predicate(obj, body.condition)
+    except SalesforceError as exc:
+        raise HTTPException(400, f"condition does not compile: {exc.code}: {exc.message.strip()}") from None
+    spec = {**body.model_dump(), "object": obj.name}
+    b.store.put("_validation_rules", f"{obj.name}.{body.name}", spec)
+    return spec
+
+
+@router.delete("/orgs/{tenant}/validation-rules/{obj}/{name}", status_code=204)
+async def delete_rule(b: Org, obj: str, name: str) -> Response:
+    target = b.schema.get(obj)
+    if target is None or b.store.delete("_validation_rules", f"{target.name}.{name}") is None:
+        raise HTTPException(404, f"no validation rule {obj}.{name}")
+    return Response(status_code=204)

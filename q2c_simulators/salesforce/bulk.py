@@ -13,7 +13,6 @@ from typing import Any
 from . import ids, soql
 from .exceptions import NotFound, SalesforceError
 from .models import SalesforceBackend
-from .responses import csv_text
 
 INGEST_OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
 QUERY_OPERATIONS = ("query", "queryAll")
@@ -158,6 +157,16 @@ def _process_ingest(b: SalesforceBackend, job: dict[str, Any]) -> dict[str, Any]
            "systemModstamp": b.now_text(), "totalProcessingTime": 1}
     b.store.put("_bulk_jobs", job["id"], job)
     return job
+
+
+def csv_text(header: list[str], rows: list[list[Any]]) -> str:
+    """Bulk 2.0 CSV: every value quoted, LF line ends, booleans as true/false, null as an empty value."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if v is None else ("true" if v is True else "false" if v is False else v) for v in row])
+    return out.getvalue()
 
 
 RESULT_KINDS = {"successfulResults": "successful", "failedResults": "failed", "unprocessedrecords": "unprocessed"}

@@ -1,4 +1,5 @@
-"""Composite resources: /composite (subrequests with @{ref.field} references), sObject collections, sObject tree."""
+"""Composite resources, no routes (responses.py answers them): /composite (subrequests with @{ref.field}
+references, each served as its own operation), sObject collections (up to 200 records), sObject tree."""
 
 from __future__ import annotations
 
@@ -7,12 +8,11 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Request
-from starlette.responses import Response
+from starlette.requests import Request
 
 from .exceptions import SalesforceError
-from .models import SalesforceBackend
-from .responses import Json, save_result
+from .models import SalesforceBackend, record_body, save_result
+from .schema import SObjectType
 
 if TYPE_CHECKING:
     from .simulator import SalesforceSimulator
@@ -24,18 +24,6 @@ HALTED = "The transaction was rolled back since another operation in the same tr
 ROLLED_BACK = {"statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
                "message": "Record rolled back because not all records were valid and the request was using AllOrNone "
                           "header", "fields": []}
-
-COMPOSITE_BODY = {"type": "object", "required": ["compositeRequest"], "properties": {
-    "allOrNone": {"type": "boolean"}, "collateSubrequests": {"type": "boolean"},
-    "compositeRequest": {"type": "array", "maxItems": 25, "items": {
-        "type": "object", "required": ["method", "url", "referenceId"], "properties": {
-            "method": {"type": "string", "enum": ["GET", "POST", "PATCH", "PUT", "DELETE"]},
-            "url": {"type": "string"}, "referenceId": {"type": "string"}, "body": {},
-            "httpHeaders": {"type": "object", "additionalProperties": {"type": "string"}}}}}}}
-COLLECTION_BODY = {"type": "object", "required": ["records"], "properties": {
-    "allOrNone": {"type": "boolean"}, "records": {"type": "array", "maxItems": 200, "items": {"type": "object"}}}}
-TREE_BODY = {"type": "object", "required": ["records"], "properties": {
-    "records": {"type": "array", "maxItems": 200, "items": {"type": "object"}}}}
 
 
 class _Rollback(Exception):
@@ -73,7 +61,8 @@ def _substitute(value: Any, results: dict[str, Any]) -> Any:
 
 async def _dispatch(sim: SalesforceSimulator, request: Request, method: str, url: str, body: Any,
                     headers: dict[str, str] | None) -> tuple[int, Any, dict[str, str]]:
-    """Run one subrequest through the vendor routes (not the kernel pipeline: a composite call is one API call)."""
+    """Serve one subrequest as its operation (authenticated, no quotas, faults or journal: a composite call is one
+    API call)."""
     parts = urlsplit(url)
     raw = json.dumps(body).encode() if body is not None else b""
     hdrs = [(b"authorization", (request.headers.get("authorization") or "").encode()),
@@ -82,10 +71,11 @@ async def _dispatch(sim: SalesforceSimulator, request: Request, method: str, url
         if isinstance(k, str) and isinstance(v, str) and k.lower() not in ("authorization", "content-length"):
             hdrs.append((k.lower().encode(), v.encode()))
     hdrs.append((b"content-length", str(len(raw)).encode()))
+    state = {k: v for k, v in request.scope["state"].items() if k != "principal"}
     scope = {
         "type": "http", "http_version": "1.1", "method": method, "scheme": "https", "path": parts.path,
         "raw_path": parts.path.encode(), "root_path": "", "query_string": parts.query.encode(), "headers": hdrs,
-        "server": ("salesforce.sim", 443), "client": ("127.0.0.1", 0), "state": dict(request.scope["state"]),
+        "server": ("salesforce.sim", 443), "client": ("127.0.0.1", 0), "state": state,
     }
     sent = False
 
@@ -108,7 +98,7 @@ async def _dispatch(sim: SalesforceSimulator, request: Request, method: str, url
         elif message["type"] == "http.response.body":
             chunks.append(message.get("body", b""))
 
-    await sim.routes_app(scope, receive, send)
+    await sim.call_operation(scope, receive, send)
     data = b"".join(chunks)
     try:
         parsed = json.loads(data) if data else None
@@ -117,337 +107,289 @@ async def _dispatch(sim: SalesforceSimulator, request: Request, method: str, url
     return status[0], parsed, out_headers
 
 
-def add_composite_routes(sim: SalesforceSimulator, app: FastAPI, add: Any, auth: Any, read_json: Any) -> None:
-    P = "/services/data/{version}"
+async def run_composite(sim: SalesforceSimulator, request: Request, b: SalesforceBackend, body: Any
+                        ) -> dict[str, Any]:
+    """The compositeResponse of a /composite body: subrequests in order, later ones reading earlier results
+    through @{referenceId.field}; with allOrNone, one failure rolls every write back."""
+    if not isinstance(body, dict) or not isinstance(body.get("compositeRequest"), list):
+        raise SalesforceError("compositeRequest: required field is missing", "JSON_PARSER_ERROR")
+    subs = body["compositeRequest"]
+    if not subs or len(subs) > MAX_SUBREQUESTS:
+        raise SalesforceError(f"The number of subrequests must be between 1 and {MAX_SUBREQUESTS}",
+                              "INVALID_BATCH_REQUEST" if subs else "JSON_PARSER_ERROR")
+    seen = set()
+    for sub in subs:
+        if not isinstance(sub, dict) or not all(isinstance(sub.get(k), str) for k in ("method", "url", "referenceId")):
+            raise SalesforceError("Each subrequest needs method, url and referenceId", "JSON_PARSER_ERROR")
+        if not re.fullmatch(r"[A-Za-z0-9_]{1,80}", sub["referenceId"]) or sub["referenceId"] in seen:
+            raise SalesforceError(f"Invalid or duplicate referenceId: {sub['referenceId']}", "INVALID_INPUT")
+        seen.add(sub["referenceId"])
+    for flag in ("allOrNone", "collateSubrequests"):
+        if flag in body and not isinstance(body[flag], bool):
+            raise SalesforceError(f"{flag} must be a boolean", "JSON_PARSER_ERROR")
+    all_or_none = body.get("allOrNone") is True
+    results: dict[str, Any] = {}
+    out: list[dict[str, Any]] = []
+    failed = False
 
-    async def composite(request: Request, version: str) -> Response:
-        b, session, ver = auth(request, version)
-        body = await read_json(request)
-        if not isinstance(body, dict) or not isinstance(body.get("compositeRequest"), list):
-            raise SalesforceError("compositeRequest: required field is missing", "JSON_PARSER_ERROR")
-        subs = body["compositeRequest"]
-        if not subs or len(subs) > MAX_SUBREQUESTS:
-            raise SalesforceError(f"The number of subrequests must be between 1 and {MAX_SUBREQUESTS}",
-                                  "INVALID_BATCH_REQUEST" if subs else "JSON_PARSER_ERROR")
-        seen = set()
+    async def run() -> None:
+        nonlocal failed
         for sub in subs:
-            if not isinstance(sub, dict) or not all(isinstance(sub.get(k), str) for k in ("method", "url", "referenceId")):
-                raise SalesforceError("Each subrequest needs method, url and referenceId", "JSON_PARSER_ERROR")
-            if not re.fullmatch(r"[A-Za-z0-9_]{1,80}", sub["referenceId"]) or sub["referenceId"] in seen:
-                raise SalesforceError(f"Invalid or duplicate referenceId: {sub['referenceId']}", "INVALID_INPUT")
-            seen.add(sub["referenceId"])
-        for flag in ("allOrNone", "collateSubrequests"):
-            if flag in body and not isinstance(body[flag], bool):
-                raise SalesforceError(f"{flag} must be a boolean", "JSON_PARSER_ERROR")
-        all_or_none = body.get("allOrNone") is True
-        results: dict[str, Any] = {}
-        out: list[dict[str, Any]] = []
-        failed = False
-
-        async def run() -> None:
-            nonlocal failed
-            for sub in subs:
-                ref = sub["referenceId"]
-                if failed and all_or_none:
-                    out.append({"body": [{"errorCode": "PROCESSING_HALTED", "message": HALTED}],
-                                "httpHeaders": {}, "httpStatusCode": 400, "referenceId": ref})
-                    continue
-                try:
-                    url = _substitute(sub["url"], results)
-                    payload = _substitute(sub.get("body"), results)
-                except (KeyError, IndexError, TypeError):
-                    failed = True
-                    out.append({"body": [{"errorCode": "PROCESSING_HALTED",
-                                          "message": f"Invalid reference specified. No value for {sub['url']} found"}],
-                                "httpHeaders": {}, "httpStatusCode": 400, "referenceId": ref})
-                    continue
-                method = sub["method"].upper()
-                if not str(url).startswith("/services/data/") or method not in ("GET", "POST", "PATCH", "PUT", "DELETE"):
-                    status, parsed, headers = 400, [{"errorCode": "INVALID_URL",
-                                                     "message": f"Invalid subrequest url or method: {method} {url}"}], {}
-                elif "/composite" in url.split("?")[0]:
-                    status, parsed, headers = 400, [{"errorCode": "INVALID_URL",
-                                                     "message": "Composite subrequests cannot call composite"}], {}
-                else:
-                    status, parsed, headers = await _dispatch(sim, request, method, url, payload,
-                                                              sub.get("httpHeaders"))
-                if status >= 400:
-                    failed = True
-                else:
-                    results[ref] = parsed
-                keep = {k: v for k, v in headers.items() if k in ("Location", "Etag", "Last-Modified")}
-                out.append({"body": parsed, "httpHeaders": keep, "httpStatusCode": status, "referenceId": ref})
-
-        if all_or_none:
+            ref = sub["referenceId"]
+            if failed and all_or_none:
+                out.append({"body": [{"errorCode": "PROCESSING_HALTED", "message": HALTED}],
+                            "httpHeaders": {}, "httpStatusCode": 400, "referenceId": ref})
+                continue
             try:
-                with b.transaction():
-                    await run()
-                    if failed:
-                        raise _Rollback
-            except _Rollback:
-                for item in out:
-                    if item["httpStatusCode"] < 400:
-                        item.update(body=[{"errorCode": "PROCESSING_HALTED", "message": HALTED}], httpHeaders={},
-                                    httpStatusCode=400)
-        else:
-            await run()
-        return Json({"compositeResponse": out})
+                url = _substitute(sub["url"], results)
+                payload = _substitute(sub.get("body"), results)
+            except (KeyError, IndexError, TypeError):
+                failed = True
+                out.append({"body": [{"errorCode": "PROCESSING_HALTED",
+                                      "message": f"Invalid reference specified. No value for {sub['url']} found"}],
+                            "httpHeaders": {}, "httpStatusCode": 400, "referenceId": ref})
+                continue
+            method = sub["method"].upper()
+            if not str(url).startswith("/services/data/") or method not in ("GET", "POST", "PATCH", "PUT", "DELETE"):
+                status, parsed, headers = 400, [{"errorCode": "INVALID_URL",
+                                                 "message": f"Invalid subrequest url or method: {method} {url}"}], {}
+            elif "/composite" in url.split("?")[0]:
+                status, parsed, headers = 400, [{"errorCode": "INVALID_URL",
+                                                 "message": "Composite subrequests cannot call composite"}], {}
+            else:
+                status, parsed, headers = await _dispatch(sim, request, method, url, payload, sub.get("httpHeaders"))
+            if status >= 400:
+                failed = True
+            else:
+                results[ref] = parsed
+            keep = {k: v for k, v in headers.items() if k in ("Location", "Etag", "Last-Modified")}
+            out.append({"body": parsed, "httpHeaders": keep, "httpStatusCode": status, "referenceId": ref})
 
-    async def composite_resources(request: Request, version: str) -> Response:
-        _, _, ver = auth(request, version)
-        base = f"/services/data/v{ver}/composite"  # batch and graph are not served (docs/salesforce.md, known gaps)
-        return Json({"tree": f"{base}/tree", "sobjects": f"{base}/sobjects"})
-
-    add("GET", P + "/composite/", "composite_resources", composite_resources, slash=True, tags=["composite"],
-        responses={200: {"description": "The composite resources served", "content": {
-            "application/json": {"schema": {"type": "object"}}}}}, summary="List the composite resources")
-    add("POST", P + "/composite/", "composite", composite, slash=True, tags=["composite"],
-        body={"requestBody": {"required": True, "content": {"application/json": {"schema": COMPOSITE_BODY}}}},
-        responses={200: {"description": "compositeResponse: one entry per subrequest", "content": {
-            "application/json": {"schema": {"type": "object"}}}}},
-        summary="Up to 25 subrequests with @{referenceId.field} references; allOrNone rolls all back")
-
-    # ---- sObject collections ---------------------------------------------------------------------------------
-    def _records(body: Any) -> tuple[list[Any], bool]:
-        if not isinstance(body, dict) or not isinstance(body.get("records"), list):
-            raise SalesforceError("records: required field is missing", "JSON_PARSER_ERROR")
-        records = body["records"]
-        if "allOrNone" in body and not isinstance(body["allOrNone"], bool):
-            raise SalesforceError("allOrNone must be a boolean", "JSON_PARSER_ERROR")
-        if not all(isinstance(r, dict) for r in records):
-            raise SalesforceError("Each record must be a JSON object", "JSON_PARSER_ERROR")
-        if len(records) > MAX_COLLECTION:
-            raise SalesforceError("record limit reached. cannot submit more than 200 records into this call",
-                                  "EXCEEDED_ID_LIMIT")
-        return records, body.get("allOrNone") is True
-
-    def _collection(b: SalesforceBackend, records: list[Any], all_or_none: bool, one: Any) -> list[dict[str, Any]]:
-        results: list[dict[str, Any]] = []
-        failed = False
-
-        def run() -> None:
-            nonlocal failed
-            for rec in records:
-                try:
-                    results.append(one(rec))
-                except SalesforceError as exc:
-                    failed = True
-                    results.append({"success": False, "errors": [exc.as_status()]})
-                    if all_or_none:
-                        continue
-
-        if all_or_none:
-            try:
-                with b.transaction():
-                    run()
-                    if failed:
-                        raise _Rollback
-            except _Rollback:
-                results = [r if not r["success"] else {"id": r.get("id"), "success": False, "errors": [ROLLED_BACK]}
-                           for r in results]
-                for r in results:
-                    if not r["success"] and r.get("errors") == [ROLLED_BACK]:
-                        r.pop("id", None)
-        else:
-            run()
-        return results
-
-    def _object_of(b: SalesforceBackend, rec: Any) -> Any:
-        if not isinstance(rec, dict):
-            raise SalesforceError("Each record must be a JSON object", "JSON_PARSER_ERROR")
-        attrs = rec.get("attributes")
-        name = attrs.get("type") if isinstance(attrs, dict) else None
-        if not isinstance(name, str):
-            raise SalesforceError("When the id field is not specified, attributes.type is required", "INVALID_TYPE")
-        obj = b.schema.get(name)
-        if obj is None:
-            raise SalesforceError(f"sObject type '{name}' is not supported.", "INVALID_TYPE")
-        return obj
-
-    async def collection_create(request: Request, version: str) -> Response:
-        b, session, _ = auth(request, version)
-        records, all_or_none = _records(await read_json(request))
-        user = session["user_id"]
-
-        def one(rec: Any) -> dict:
-            obj = _object_of(b, rec)
-            if any(k.lower() == "id" for k in rec):
-                raise SalesforceError("cannot specify Id in an insert call", "INVALID_FIELD_FOR_INSERT_UPDATE",
-                                      fields=["Id"])
-            return save_result(b.create(obj, rec, user)["Id"])
-
-        return Json(_collection(b, records, all_or_none, one))
-
-    async def collection_update(request: Request, version: str) -> Response:
-        b, session, _ = auth(request, version)
-        records, all_or_none = _records(await read_json(request))
-        user = session["user_id"]
-
-        def one(rec: Any) -> dict:
-            obj = _object_of(b, rec)
-            rid = next((rec[k] for k in rec if k.lower() == "id"), None)
-            if not isinstance(rid, str):
-                raise SalesforceError("Id not specified in an update call", "MISSING_ARGUMENT", fields=["Id"])
-            body = {k: v for k, v in rec.items() if k.lower() != "id"}
-            return save_result(b.update(obj, rid, body, user)["Id"])
-
-        return Json(_collection(b, records, all_or_none, one))
-
-    async def collection_delete(request: Request, version: str, ids: str = "", allOrNone: str | None = None
-                                ) -> Response:  # noqa: N803
-        b, session, _ = auth(request, version)
-        # "If the request isn't well formed, the API returns a 400" (resources_composite_sobjects_collections_delete);
-        # the error code for a bad query parameter is not documented, INVALID_INPUT is our choice.
-        flags = request.query_params.getlist("allOrNone")
-        if len(flags) > 1 or (flags and flags[0].lower() not in ("true", "false")):
-            raise SalesforceError(f"allOrNone: expected one value, true or false, got {', '.join(flags)[:80]}",
-                                  "INVALID_INPUT")
-        wanted = [i for i in ids.split(",") if i]
-        if not wanted:
-            raise SalesforceError("ids: required parameter is missing", "MISSING_ARGUMENT")
-        if len(wanted) > MAX_COLLECTION:
-            raise SalesforceError("record limit reached. cannot submit more than 200 records into this call",
-                                  "EXCEEDED_ID_LIMIT")
-        user = session["user_id"]
-
-        def one(rid: str) -> dict:
-            obj = b.schema.object_of_id(rid) if len(rid) in (15, 18) else None
-            if obj is None:
-                raise SalesforceError(f"invalid record id: {rid}", "MALFORMED_ID", fields=[])
-            try:
-                return save_result(b.delete(obj, rid, user)["Id"])
-            except SalesforceError as exc:
-                if exc.status == 404:
-                    raise SalesforceError("entity is deleted" if exc.code == "ENTITY_IS_DELETED" else
-                                          "invalid cross reference id", exc.code if exc.code == "ENTITY_IS_DELETED"
-                                          else "INVALID_CROSS_REFERENCE_KEY") from None
-                raise
-
-        results = _collection(b, wanted, (allOrNone or "").lower() == "true", one)
-        for rid, r in zip(wanted, results):
-            r.setdefault("id", rid) if not r["success"] else None
-        return Json(results)
-
-    async def collection_retrieve(request: Request, version: str, sobject: str, ids: str = "", fields: str = ""
-                                  ) -> Response:
-        from .responses import record_body
-
-        b, _, ver = auth(request, version)
-        obj = b.sobject(sobject)
-        names = []
-        for name in [f.strip() for f in fields.split(",") if f.strip()]:
-            f = obj.field(name)
-            if f is None:
-                raise SalesforceError(f"No such column '{name}' on entity '{obj.name}'", "INVALID_FIELD")
-            names.append(f.name)
-        if not names:
-            raise SalesforceError("fields: required parameter is missing", "MISSING_ARGUMENT")
-        out = []
-        for rid in [i for i in ids.split(",") if i][:MAX_COLLECTION]:
-            try:
-                out.append(record_body(obj, b.get(obj, rid), ver, names))
-            except SalesforceError:
-                out.append(None)
-        return Json(out)
-
-    async def collection_upsert(request: Request, version: str, sobject: str, field: str) -> Response:
-        b, session, _ = auth(request, version)
-        obj = b.sobject(sobject)
-        records, all_or_none = _records(await read_json(request))
-        user = session["user_id"]
-        f = obj.field(field)
-        if f is None or not f.external_id and f.type != "id":
-            raise SalesforceError(f"Provided external ID field does not exist or is not accessible: {field}",
-                                  "NOT_FOUND", 404)
-
-        def one(rec: Any) -> dict:
-            _object_of(b, rec)
-            value = next((rec[k] for k in rec if k.lower() == f.name.lower()), None)
-            if value is None:
-                raise SalesforceError(f"Missing external id value for {f.name}", "MISSING_ARGUMENT", fields=[f.name])
-            saved, created = b.upsert(obj, f.name, str(value), rec, user)
-            return save_result(saved["Id"], created)
-
-        return Json(_collection(b, records, all_or_none, one))
-
-    coll_docs = {200: {"description": "One save result per record: {id, success, errors[{statusCode, message, "
-                                      "fields}]}", "content": {"application/json": {"schema": {"type": "array"}}}}}
-    coll_body = {"requestBody": {"required": True, "content": {"application/json": {"schema": COLLECTION_BODY}}}}
-    add("POST", P + "/composite/sobjects", "collection_create", collection_create, slash=True, tags=["composite"],
-        body=coll_body, responses=coll_docs, summary="Create up to 200 records")
-    add("PATCH", P + "/composite/sobjects", "collection_update", collection_update, slash=True, tags=["composite"],
-        body=coll_body, responses=coll_docs, summary="Update up to 200 records")
-    add("DELETE", P + "/composite/sobjects", "collection_delete", collection_delete, slash=True, tags=["composite"],
-        responses=coll_docs, summary="Delete up to 200 records (?ids=a,b&allOrNone=true)")
-    add("GET", P + "/composite/sobjects/{sobject}", "collection_retrieve", collection_retrieve, tags=["composite"],
-        responses={200: {"description": "Records (null where not found)",
-                         "content": {"application/json": {"schema": {"type": "array"}}}}})
-    add("PATCH", P + "/composite/sobjects/{sobject}/{field}", "collection_upsert", collection_upsert,
-        tags=["composite"], body=coll_body, responses=coll_docs, summary="Upsert up to 200 records by external id")
-
-    # ---- sObject tree -----------------------------------------------------------------------------------------
-    async def tree(request: Request, version: str, sobject: str) -> Response:
-        b, session, _ = auth(request, version)
-        root = b.sobject(sobject)
-        body = await read_json(request)
-        if not isinstance(body, dict) or not isinstance(body.get("records"), list):
-            raise SalesforceError("records: required field is missing", "JSON_PARSER_ERROR")
-        user = session["user_id"]
-        results: list[dict[str, Any]] = []
-        errors: list[dict[str, Any]] = []
-        count = [0]
-        types: set[str] = set()
-
-        def insert(obj: Any, rec: Any, parent: tuple[str, str] | None, depth: int) -> list[tuple[Any, ...]]:
-            if not isinstance(rec, dict):
-                raise SalesforceError("Each record must be a JSON object", "JSON_PARSER_ERROR")
-            attrs = rec.get("attributes") if isinstance(rec.get("attributes"), dict) else {}
-            ref = attrs.get("referenceId")
-            if not isinstance(ref, str) or not ref:
-                raise SalesforceError("Include a reference ID for each record in the request.", "INVALID_INPUT")
-            count[0] += 1
-            types.add(obj.name)
-            if count[0] > MAX_COLLECTION or len(types) > 5 or depth > 5:
-                raise SalesforceError("The request exceeds the limits: 200 records, 5 object types, 5 levels",
-                                      "LIMIT_EXCEEDED")
-            fields: dict[str, Any] = {}
-            nested: list[tuple[Any, str, list[Any]]] = []
-            for k, v in rec.items():
-                if k == "attributes":
-                    continue
-                child = obj.children.get(k.lower())
-                if child is not None:
-                    if not isinstance(v, dict) or not isinstance(v.get("records"), list):
-                        raise SalesforceError(f"{k}: expected {{\"records\": [...]}}", "JSON_PARSER_ERROR")
-                    nested.append((b.schema.get(child[0]), child[1], v["records"]))
-                else:
-                    fields[k] = v
-            if parent is not None:
-                fields[parent[0]] = parent[1]
-            try:
-                saved = b.create(obj, fields, user)
-            except SalesforceError as exc:
-                errors.append({"referenceId": ref, "errors": [exc.as_status()]})
-                raise _Rollback from None
-            results.append({"referenceId": ref, "id": saved["Id"]})
-            return [(child_obj, kid, (field_name, saved["Id"]), depth + 1)
-                    for child_obj, field_name, kids in nested for kid in kids]
-
+    if all_or_none:
         try:
             with b.transaction():
-                # level by level, as Salesforce answers: every top-level record, then their children (the
-                # responses_composite_sobject_tree example lists ref1, ref4, then ref2, ref3)
-                level = [(root, rec, None, 1) for rec in body["records"]]
-                while level:
-                    level = [kid for args in level for kid in insert(*args)]
+                await run()
+                if failed:
+                    raise _Rollback
         except _Rollback:
-            return Json({"hasErrors": True, "results": errors}, 400)
-        return Json({"hasErrors": False, "results": results}, 201)
+            for item in out:
+                if item["httpStatusCode"] < 400:
+                    item.update(body=[{"errorCode": "PROCESSING_HALTED", "message": HALTED}], httpHeaders={},
+                                httpStatusCode=400)
+    else:
+        await run()
+    return {"compositeResponse": out}
 
-    add("POST", P + "/composite/tree/{sobject}", "composite_tree", tree, tags=["composite"], status=201,
-        body={"requestBody": {"required": True, "content": {"application/json": {"schema": TREE_BODY}}}},
-        responses={201: {"description": "hasErrors false, results [{referenceId, id}]",
-                         "content": {"application/json": {"schema": {"type": "object"}}}},
-                   400: {"description": "hasErrors true with per-record errors (statusCode shape), or a "
-                                        "Salesforce error list", "content": {"application/json": {"schema": {}}}}},
-        summary="Create record trees (up to 200 records, 5 types, 5 levels), all or nothing")
+
+# ---- sObject collections -------------------------------------------------------------------------------------
+def _records(body: Any) -> tuple[list[Any], bool]:
+    if not isinstance(body, dict) or not isinstance(body.get("records"), list):
+        raise SalesforceError("records: required field is missing", "JSON_PARSER_ERROR")
+    records = body["records"]
+    if "allOrNone" in body and not isinstance(body["allOrNone"], bool):
+        raise SalesforceError("allOrNone must be a boolean", "JSON_PARSER_ERROR")
+    if not all(isinstance(r, dict) for r in records):
+        raise SalesforceError("Each record must be a JSON object", "JSON_PARSER_ERROR")
+    if len(records) > MAX_COLLECTION:
+        raise SalesforceError("record limit reached. cannot submit more than 200 records into this call",
+                              "EXCEEDED_ID_LIMIT")
+    return records, body.get("allOrNone") is True
+
+
+def _collection(b: SalesforceBackend, records: list[Any], all_or_none: bool, one: Any) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    failed = False
+
+    def run() -> None:
+        nonlocal failed
+        for rec in records:
+            try:
+                results.append(one(rec))
+            except SalesforceError as exc:
+                failed = True
+                results.append({"success": False, "errors": [exc.as_status()]})
+                if all_or_none:
+                    continue
+
+    if all_or_none:
+        try:
+            with b.transaction():
+                run()
+                if failed:
+                    raise _Rollback
+        except _Rollback:
+            results = [r if not r["success"] else {"id": r.get("id"), "success": False, "errors": [ROLLED_BACK]}
+                       for r in results]
+            for r in results:
+                if not r["success"] and r.get("errors") == [ROLLED_BACK]:
+                    r.pop("id", None)
+    else:
+        run()
+    return results
+
+
+def _object_of(b: SalesforceBackend, rec: Any) -> Any:
+    if not isinstance(rec, dict):
+        raise SalesforceError("Each record must be a JSON object", "JSON_PARSER_ERROR")
+    attrs = rec.get("attributes")
+    name = attrs.get("type") if isinstance(attrs, dict) else None
+    if not isinstance(name, str):
+        raise SalesforceError("When the id field is not specified, attributes.type is required", "INVALID_TYPE")
+    obj = b.schema.get(name)
+    if obj is None:
+        raise SalesforceError(f"sObject type '{name}' is not supported.", "INVALID_TYPE")
+    return obj
+
+
+def create_records(b: SalesforceBackend, body: Any, user: str) -> list[dict[str, Any]]:
+    records, all_or_none = _records(body)
+
+    def one(rec: Any) -> dict:
+        obj = _object_of(b, rec)
+        if any(k.lower() == "id" for k in rec):
+            raise SalesforceError("cannot specify Id in an insert call", "INVALID_FIELD_FOR_INSERT_UPDATE",
+                                  fields=["Id"])
+        return save_result(b.create(obj, rec, user)["Id"])
+
+    return _collection(b, records, all_or_none, one)
+
+
+def update_records(b: SalesforceBackend, body: Any, user: str) -> list[dict[str, Any]]:
+    records, all_or_none = _records(body)
+
+    def one(rec: Any) -> dict:
+        obj = _object_of(b, rec)
+        rid = next((rec[k] for k in rec if k.lower() == "id"), None)
+        if not isinstance(rid, str):
+            raise SalesforceError("Id not specified in an update call", "MISSING_ARGUMENT", fields=["Id"])
+        changes = {k: v for k, v in rec.items() if k.lower() != "id"}
+        return save_result(b.update(obj, rid, changes, user)["Id"])
+
+    return _collection(b, records, all_or_none, one)
+
+
+def delete_records(b: SalesforceBackend, ids: str, flags: list[str], user: str) -> list[dict[str, Any]]:
+    # "If the request isn't well formed, the API returns a 400" (resources_composite_sobjects_collections_delete);
+    # the error code for a bad query parameter is not documented, INVALID_INPUT is our choice.
+    if len(flags) > 1 or (flags and flags[0].lower() not in ("true", "false")):
+        raise SalesforceError(f"allOrNone: expected one value, true or false, got {', '.join(flags)[:80]}",
+                              "INVALID_INPUT")
+    wanted = [i for i in ids.split(",") if i]
+    if not wanted:
+        raise SalesforceError("ids: required parameter is missing", "MISSING_ARGUMENT")
+    if len(wanted) > MAX_COLLECTION:
+        raise SalesforceError("record limit reached. cannot submit more than 200 records into this call",
+                              "EXCEEDED_ID_LIMIT")
+
+    def one(rid: str) -> dict:
+        obj = b.schema.object_of_id(rid) if len(rid) in (15, 18) else None
+        if obj is None:
+            raise SalesforceError(f"invalid record id: {rid}", "MALFORMED_ID", fields=[])
+        try:
+            return save_result(b.delete(obj, rid, user)["Id"])
+        except SalesforceError as exc:
+            if exc.status == 404:
+                raise SalesforceError("entity is deleted" if exc.code == "ENTITY_IS_DELETED" else
+                                      "invalid cross reference id", exc.code if exc.code == "ENTITY_IS_DELETED"
+                                      else "INVALID_CROSS_REFERENCE_KEY") from None
+            raise
+
+    results = _collection(b, wanted, bool(flags) and flags[0].lower() == "true", one)
+    for rid, r in zip(wanted, results):
+        r.setdefault("id", rid) if not r["success"] else None
+    return results
+
+
+def retrieve_records(b: SalesforceBackend, obj: SObjectType, ids: str, fields: str, version: str
+                     ) -> list[dict[str, Any] | None]:
+    names = []
+    for name in [f.strip() for f in fields.split(",") if f.strip()]:
+        f = obj.field(name)
+        if f is None:
+            raise SalesforceError(f"No such column '{name}' on entity '{obj.name}'", "INVALID_FIELD")
+        names.append(f.name)
+    if not names:
+        raise SalesforceError("fields: required parameter is missing", "MISSING_ARGUMENT")
+    out: list[dict[str, Any] | None] = []
+    for rid in [i for i in ids.split(",") if i][:MAX_COLLECTION]:
+        try:
+            out.append(record_body(obj, b.get(obj, rid), version, names))
+        except SalesforceError:
+            out.append(None)
+    return out
+
+
+def upsert_records(b: SalesforceBackend, obj: SObjectType, field: str, body: Any, user: str
+                   ) -> list[dict[str, Any]]:
+    records, all_or_none = _records(body)
+    f = obj.field(field)
+    if f is None or not f.external_id and f.type != "id":
+        raise SalesforceError(f"Provided external ID field does not exist or is not accessible: {field}",
+                              "NOT_FOUND", 404)
+
+    def one(rec: Any) -> dict:
+        _object_of(b, rec)
+        value = next((rec[k] for k in rec if k.lower() == f.name.lower()), None)
+        if value is None:
+            raise SalesforceError(f"Missing external id value for {f.name}", "MISSING_ARGUMENT", fields=[f.name])
+        saved, created = b.upsert(obj, f.name, str(value), rec, user)
+        return save_result(saved["Id"], created)
+
+    return _collection(b, records, all_or_none, one)
+
+
+# ---- sObject tree --------------------------------------------------------------------------------------------
+def insert_tree(b: SalesforceBackend, root: SObjectType, body: Any, user: str) -> tuple[int, dict[str, Any]]:
+    """Record trees (up to 200 records, 5 types, 5 levels), all or nothing: (201, results) or (400, errors)."""
+    if not isinstance(body, dict) or not isinstance(body.get("records"), list):
+        raise SalesforceError("records: required field is missing", "JSON_PARSER_ERROR")
+    results: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    count = [0]
+    types: set[str] = set()
+
+    def insert(obj: Any, rec: Any, parent: tuple[str, str] | None, depth: int) -> list[tuple[Any, ...]]:
+        if not isinstance(rec, dict):
+            raise SalesforceError("Each record must be a JSON object", "JSON_PARSER_ERROR")
+        attrs = rec.get("attributes") if isinstance(rec.get("attributes"), dict) else {}
+        ref = attrs.get("referenceId")
+        if not isinstance(ref, str) or not ref:
+            raise SalesforceError("Include a reference ID for each record in the request.", "INVALID_INPUT")
+        count[0] += 1
+        types.add(obj.name)
+        if count[0] > MAX_COLLECTION or len(types) > 5 or depth > 5:
+            raise SalesforceError("The request exceeds the limits: 200 records, 5 object types, 5 levels",
+                                  "LIMIT_EXCEEDED")
+        fields: dict[str, Any] = {}
+        nested: list[tuple[Any, str, list[Any]]] = []
+        for k, v in rec.items():
+            if k == "attributes":
+                continue
+            child = obj.children.get(k.lower())
+            if child is not None:
+                if not isinstance(v, dict) or not isinstance(v.get("records"), list):
+                    raise SalesforceError(f"{k}: expected {{\"records\": [...]}}", "JSON_PARSER_ERROR")
+                nested.append((b.schema.get(child[0]), child[1], v["records"]))
+            else:
+                fields[k] = v
+        if parent is not None:
+            fields[parent[0]] = parent[1]
+        try:
+            saved = b.create(obj, fields, user)
+        except SalesforceError as exc:
+            errors.append({"referenceId": ref, "errors": [exc.as_status()]})
+            raise _Rollback from None
+        results.append({"referenceId": ref, "id": saved["Id"]})
+        return [(child_obj, kid, (field_name, saved["Id"]), depth + 1)
+                for child_obj, field_name, kids in nested for kid in kids]
+
+    try:
+        with b.transaction():
+            # level by level, as Salesforce answers: every top-level record, then their children (the
+            # responses_composite_sobject_tree example lists ref1, ref4, then ref2, ref3)
+            level = [(root, rec, None, 1) for rec in body["records"]]
+            while level:
+                level = [kid for args in level for kid in insert(*args)]
+    except _Rollback:
+        return 400, {"hasErrors": True, "results": errors}
+    return 201, {"hasErrors": False, "results": results}

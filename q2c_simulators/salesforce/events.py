@@ -1,4 +1,4 @@
-"""Change Data Capture delivery: a long-poll subscription endpoint with replay ids.
+"""Change Data Capture delivery: the feed behind the long-poll subscription operation (`cdc_events`), with replay ids.
 
 GET /services/data/vXX.X/sim/events/{channel}?replayId=N&wait=S&limit=L
 - channel: `ChangeEvents` (every enabled object) or `<Object>ChangeEvent` / `<Name>__ChangeEvent` (custom objects);
@@ -11,14 +11,10 @@ the channel name) duplicate or reorder events within a delivered batch, drawn fr
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
-
-from fastapi import FastAPI, Request
-from starlette.responses import Response
+from typing import TYPE_CHECKING
 
 from .exceptions import NotFound, SalesforceError
 from .models import SalesforceBackend, change_event_name
-from .responses import Json
 
 if TYPE_CHECKING:
     from .simulator import SalesforceSimulator
@@ -55,47 +51,36 @@ def apply_delivery_faults(sim: SalesforceSimulator, tenant: str, channel: str, e
     return out
 
 
-def add_event_routes(sim: SalesforceSimulator, app: FastAPI, add: Any, auth: Any) -> None:
-    async def events(request: Request, version: str, channel: str, replayId: int = -1, wait: float = 0,
-                     limit: int = 100) -> Response:  # noqa: N803 - Salesforce's replayId
-        b, _, _ = auth(request, version)
-        if not 1 <= limit <= 1000:
-            raise SalesforceError("limit must be between 1 and 1000", "INVALID_INPUT")
-        if wait < 0 or wait != wait:
-            raise SalesforceError("wait must be zero or more seconds", "INVALID_INPUT")
-        if replayId < -2:
-            raise SalesforceError("replayId must be -2, -1 or a replay id", "INVALID_REPLAY_ID")
-        channel_object(b, channel)
-        after = b.latest_replay() if replayId == -1 else (0 if replayId == -2 else replayId)
-        batch = b.events_after(after, channel, limit)
-        if not batch and wait > 0:
-            waiter = asyncio.Event()
-            b.waiters.append(waiter)
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + min(wait, MAX_WAIT)
-            try:
-                while not batch:
-                    remaining = deadline - loop.time()
-                    if remaining <= 0:
-                        break
-                    try:
-                        await asyncio.wait_for(waiter.wait(), timeout=remaining)
-                    except asyncio.TimeoutError:
-                        break
-                    waiter.clear()
-                    batch = b.events_after(after, channel, limit)
-            finally:
-                if waiter in b.waiters:
-                    b.waiters.remove(waiter)
-        latest = max((e["replayId"] for e in batch), default=after)
-        tenant = request.scope["state"]["tenant"]
-        delivered = apply_delivery_faults(sim, tenant, channel, batch)
-        return Json({"channel": f"/data/{channel}", "events": delivered, "latestReplayId": latest})
-
-    add("GET", "/services/data/{version}/sim/events/{channel}", "cdc_events", events, tags=["events"],
-        responses={200: {"description": "Change events after replayId; resume from latestReplayId", "content": {
-            "application/json": {"schema": {"type": "object", "required": ["channel", "events", "latestReplayId"],
-                                            "properties": {"channel": {"type": "string"},
-                                                           "events": {"type": "array"},
-                                                           "latestReplayId": {"type": "integer"}}}}}}},
-        summary="Change Data Capture subscription (long poll with replay id)")
+async def next_batch(b: SalesforceBackend, replay_id: int, channel: str, limit: int, wait: float
+                     ) -> tuple[list[dict], int]:
+    """The events after `replay_id` (-1: from now on, -2: every retained one), held open up to `wait` seconds (at
+    most MAX_WAIT) while there are none; and the replay id to resume from."""
+    if not 1 <= limit <= 1000:
+        raise SalesforceError("limit must be between 1 and 1000", "INVALID_INPUT")
+    if wait < 0 or wait != wait:
+        raise SalesforceError("wait must be zero or more seconds", "INVALID_INPUT")
+    if replay_id < -2:
+        raise SalesforceError("replayId must be -2, -1 or a replay id", "INVALID_REPLAY_ID")
+    channel_object(b, channel)
+    after = b.latest_replay() if replay_id == -1 else (0 if replay_id == -2 else replay_id)
+    batch = b.events_after(after, channel, limit)
+    if not batch and wait > 0:
+        waiter = asyncio.Event()
+        b.waiters.append(waiter)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(wait, MAX_WAIT)
+        try:
+            while not batch:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    await asyncio.wait_for(waiter.wait(), timeout=remaining)
+                except asyncio.TimeoutError:
+                    break
+                waiter.clear()
+                batch = b.events_after(after, channel, limit)
+        finally:
+            if waiter in b.waiters:
+                b.waiters.remove(waiter)
+    return batch, max((e["replayId"] for e in batch), default=after)

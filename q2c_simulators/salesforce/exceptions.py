@@ -8,8 +8,41 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.responses import Response
 
-class SalesforceError(Exception):
+from q2c_simulators.kernel import VendorError
+from q2c_simulators.kernel.http import json_bytes
+
+# Salesforce labels JSON `application/json;charset=UTF-8` (headers_api_usage example).
+JSON_MEDIA_TYPE = "application/json;charset=UTF-8"
+DEFAULT_CODES = {
+    400: "BAD_REQUEST", 401: "INVALID_SESSION_ID", 403: "REQUEST_LIMIT_EXCEEDED", 404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 415: "UNSUPPORTED_MEDIA_TYPE", 429: "REQUEST_LIMIT_EXCEEDED",
+    500: "UNKNOWN_EXCEPTION", 502: "SERVER_UNAVAILABLE", 503: "SERVER_UNAVAILABLE", 504: "SERVER_UNAVAILABLE",
+}
+DEFAULT_MESSAGES = {
+    401: "Session expired or invalid",
+    403: "TotalRequests Limit exceeded.",
+    404: "The requested resource does not exist",
+    503: "Salesforce is down for maintenance. Please try again later.",
+}
+
+
+def json_error(content: Any, status: int, headers: dict[str, str] | None = None) -> Response:
+    return Response(json_bytes(content), status, headers=headers or None, media_type=JSON_MEDIA_TYPE)
+
+
+def error_list(status: int, code: str | None, message: str | None, headers: dict[str, str] | None = None,
+               fields: list[str] | None = None) -> Response:
+    """An error as the REST API sends it, with the default code and message of its status."""
+    body: dict[str, Any] = {"message": message or DEFAULT_MESSAGES.get(status, "An unexpected error occurred."),
+                            "errorCode": code or DEFAULT_CODES.get(status, "UNKNOWN_EXCEPTION")}
+    if fields is not None:
+        body["fields"] = fields
+    return json_error([body], status, headers)
+
+
+class SalesforceError(VendorError):
     status = 400
     code = "UNKNOWN_EXCEPTION"
 
@@ -32,6 +65,9 @@ class SalesforceError(Exception):
 
     def as_status(self) -> dict[str, Any]:
         return {"statusCode": self.code, "message": self.message, "fields": self.fields or []}
+
+    def response(self) -> Response:
+        return json_error([self.as_error()], self.status, self.headers)
 
 
 class InvalidSession(SalesforceError):
@@ -109,7 +145,5 @@ class MultipleMatches(SalesforceError):
         super().__init__("multiple records match")
         self.urls = urls
 
-
-def method_not_allowed(method: str, allowed: list[str]) -> SalesforceError:
-    return SalesforceError(f"HTTP Method '{method}' not allowed. Allowed are {','.join(allowed)}",
-                           "METHOD_NOT_ALLOWED", 405)
+    def response(self) -> Response:
+        return json_error(self.urls, 300)

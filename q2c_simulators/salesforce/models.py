@@ -801,6 +801,21 @@ REPLICATION_DAYS = 30  # "Results are returned for no more than 30 days previous
 UPDATED_ID_LIMIT = 600_000
 
 
+def record_body(obj: SObjectType, rec: dict[str, Any], version: str, fields: list[str] | None = None) -> dict:
+    """A record as the REST API shows it: `attributes` (type, url), then its fields (all, or the ones asked for)."""
+    out: dict[str, Any] = {"attributes": {"type": obj.name, "url": f"/services/data/v{version}/sobjects/{obj.name}/{rec['Id']}"}}
+    names = fields if fields is not None else obj.fields
+    out.update(zip(names, map(rec.get, names)))  # the loop in C: a record has dozens of fields
+    return out
+
+
+def save_result(rid: str, created: bool | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": rid, "success": True, "errors": []}
+    if created is not None:
+        out["created"] = created
+    return out
+
+
 def _minute(stamp: str) -> str:
     """A stored datetime (``2024-01-31T09:00:41.123+0000``) with its seconds dropped, as replication reads it."""
     return stamp[:17] + "00.000+0000"

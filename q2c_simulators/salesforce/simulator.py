@@ -1,23 +1,33 @@
-"""The Salesforce simulator: kernel hooks (tenant from the session token, error shape, quotas, Sforce-Limit-Info)."""
+"""The Salesforce simulator: kernel hooks (tenant from the session token, authentication, error shape, quotas,
+Sforce-Limit-Info).
+
+Rooms: urls.py (the table), responses.py (the operations and the wire format), models.py (an org's records and
+rules), schema.py (objects and fields), soql.py (the query language), composite.py and bulk.py (composite resources
+and Bulk 2.0, no HTTP), auth.py (sessions, OAuth and SOAP login), events.py (the change-event feed), admin.py
+(/__admin/salesforce), exceptions.py (the error list), ids.py.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from starlette.datastructures import Headers
+from starlette.requests import Request
 from starlette.responses import Response
 
 from q2c_simulators.kernel import QuotaSpec, Simulator
 from q2c_simulators.kernel.quotas import Admission
 
+from .admin import router
+from .auth import Caller, caller
+from .exceptions import error_list
 from .models import SalesforceBackend, decode_tenant
-from .responses import error_list
+from .responses import COMMON_ERRORS, SalesforceResponses
+from .urls import DATA, URLS
 
 SUPPORTED_VERSIONS = ("57.0", "58.0", "59.0", "60.0", "61.0", "62.0")
-VERSION_LABELS = {"57.0": "Spring '23", "58.0": "Summer '23", "59.0": "Winter '24", "60.0": "Spring '24",
-                  "61.0": "Summer '24", "62.0": "Winter '25"}
 DAILY_LIMIT = 100_000
 CONCURRENT_LIMIT = 25
 # API calls count against the daily allocation; login, the versions list and the simulator's event feed do not.
@@ -32,6 +42,15 @@ def _tenant_in_token(token: str) -> str | None:
 class SalesforceSimulator(Simulator):
     name = "salesforce"
     title = "Salesforce"
+    urls = URLS
+    responses = SalesforceResponses
+    admin_router = router
+    api_title = "Salesforce REST API (q2c-harness simulator)"
+    api_version = "62.0"
+    api_description = ("Salesforce-style REST: OAuth and SOAP login, sObjects, SOQL, composite, Bulk 2.0, limits and "
+                       "change events (see docs/salesforce.md).")
+    common_responses = COMMON_ERRORS
+    security_schemes = {"bearer": {"type": "http", "scheme": "bearer"}}
     default_version = "59.0"
 
     def __init__(self, *, api_versions: tuple[str, ...] | None = None, **options: Any) -> None:
@@ -40,11 +59,6 @@ class SalesforceSimulator(Simulator):
         super().__init__(**options)
 
     # ---- kernel hooks ------------------------------------------------------------------------------------------
-    def build_routes(self) -> FastAPI:
-        from .routes import build_routes
-
-        return build_routes(self)
-
     def new_backend(self, tenant_id: str) -> SalesforceBackend:
         return SalesforceBackend(tenant_id, self)
 
@@ -59,10 +73,19 @@ class SalesforceSimulator(Simulator):
                 return tenant
         return "default"
 
+    async def authenticate(self, request: Request, operation: str) -> Caller:
+        return caller(self, request)
+
     def error_response(self, status: int, code: str | None, message: str | None, retry_after: float | None = None
                        ) -> Response:
         headers = {"Retry-After": str(max(int(retry_after + 0.999), 0))} if retry_after is not None else None
         return error_list(status, code, message, headers)
+
+    def validation_response(self, request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "path", "header"))
+        code = "MALFORMED_QUERY" if where == "q" else "BAD_REQUEST"
+        return error_list(400, code, f"{where or 'request'}: {first.get('msg', 'invalid request')}")
 
     def quota_response(self, quota: QuotaSpec, retry_after: float | None, tenant: str | None) -> Response:
         if quota.kind == "concurrency":
@@ -86,10 +109,20 @@ class SalesforceSimulator(Simulator):
         used, limit = counted or (0, DAILY_LIMIT)
         return [(b"sforce-limit-info", f"api-usage={used}/{limit}".encode())]
 
-    def extend_admin(self, admin: FastAPI) -> None:
-        from .admin import add_admin_routes
-
-        add_admin_routes(self, admin)
+    def openapi_document(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """The versions this server serves as the `version` enum; no session errors on the login operations."""
+        rest = [f"v{v}" for v in self.api_versions]
+        for path, item in doc.get("paths", {}).items():
+            for op in item.values():
+                for param in op.get("parameters", []):
+                    if param["name"] == "version" and param["in"] == "path":
+                        param["schema"] = {**param["schema"], "enum": rest if path.startswith(DATA)
+                                           else list(self.api_versions)}
+                if op.get("security") == []:
+                    for status in ("401", "403"):
+                        if op["responses"].get(status) == COMMON_ERRORS[int(status)]:
+                            del op["responses"][status]
+        return doc
 
     # ---- helpers -----------------------------------------------------------------------------------------------
     def change_origin(self) -> str:
