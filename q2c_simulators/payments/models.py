@@ -281,6 +281,7 @@ class PaymentsBackend:
                                                        "address_postal_code_check": None, "cvc_check": "pass"},
                        "country": "US", "display_brand": card.brand, "exp_month": 12, "exp_year": 2034,
                        "fingerprint": hashlib.sha256(pm_id.encode()).hexdigest()[:16], "funding": card.funding,
+                       "generated_from": None,  # not made from a card-present payment (api/payment_methods/detach)
                        "last4": card.last4, "networks": {"available": [card.brand], "preferred": None},
                        "three_d_secure_usage": {"supported": True}, "wallet": None},
               "created": self.now(), "customer": None, "livemode": False, "metadata": {}, "type": "card",
