@@ -25,6 +25,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,7 +34,8 @@ from q2c_harness.engine import Engine
 from q2c_harness.engine.db import DEFAULT_URL
 from q2c_harness.engine.durable import DEFAULT_QUEUE, TERMINAL
 
-from . import cash_to_crm, change_order, credit_and_rebill, milestone_to_invoice, quote_to_project, time_to_invoice
+from . import (cash_to_crm, change_order, credit_and_rebill, milestone_to_invoice, quote_to_project, revenue_inputs,
+               time_to_invoice)
 from .context import FlowContext
 from .intake import Intake
 from .provision import provision_netsuite, provision_salesforce_fields
@@ -220,6 +222,11 @@ class CoreRuntime:
         without the ``written_off`` PSA entries, linked both ways in NetSuite (flows/credit_and_rebill.py)."""
         return credit_and_rebill.correct_invoice(self.ctx, engagement_id, invoice_id, written_off=written_off,
                                                  on=on, reason=reason, actor=actor)
+
+    def close_period(self, period: str, exports_dir: str | Path) -> Path:
+        """Month-end close: the revenue-recognition inputs of every fixed-fee engagement, written to
+        ``<exports_dir>/revenue-<period>.csv`` (flows/revenue_inputs.py, columns in docs/flows.md)."""
+        return revenue_inputs.close_period(self.ctx, period, Path(exports_dir))
 
     async def replay_event(self, inbox_key: str) -> Any:
         wid = await asyncio.to_thread(self.engine.replay_event, inbox_key)

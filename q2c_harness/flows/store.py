@@ -13,6 +13,8 @@
   (``RateCardMismatch``): bill the entry at the rate card's rate (who, why, when).
 - ``q2c_flow_credit_memos``: corrected invoices: the credit memo crediting one in full (the unique invoice id is
   "credited at most once") and the re-invoice that replaces it.
+- ``q2c_flow_revenue``: the revenue-recognition inputs written at each month-end close (engagement x period), the
+  prior cumulative of the next close.
 - ``q2c_flow_cursors``: intake cursors (Salesforce replay id, PSA event id, NetSuite payment watermark).
 """
 
@@ -93,6 +95,14 @@ credit_memos = sa.Table(
     sa.Column("reinvoice_id", sa.String(200), nullable=True),
     sa.Column("engagement_id", sa.String(200), nullable=False),
     sa.Column("data", sa.Text, nullable=False),  # JSON: the credit memo, the re-invoice, what was written off
+    sa.Column("at", TS, nullable=False),
+)
+
+revenue = sa.Table(
+    "q2c_flow_revenue", metadata,
+    sa.Column("engagement_id", sa.String(200), primary_key=True),
+    sa.Column("period", sa.String(7), primary_key=True),
+    sa.Column("data", sa.Text, nullable=False),
     sa.Column("at", TS, nullable=False),
 )
 
@@ -309,6 +319,22 @@ class FlowStore:
             q = q.where(credit_memos.c.engagement_id == engagement_id)
         with self.db.tx() as conn:
             return [{**dict(r), "data": loads(r["data"])} for r in conn.execute(q).mappings()]
+
+    # revenue inputs ------------------------------------------------------------------------------------------------
+    def save_revenue(self, engagement_id: str, period: str, row: dict[str, Any]) -> None:
+        with self.db.tx() as conn:
+            conn.execute(sa.delete(revenue).where(revenue.c.engagement_id == engagement_id,
+                                                  revenue.c.period == period))
+            conn.execute(sa.insert(revenue).values(engagement_id=engagement_id, period=period, data=dumps(row),
+                                                   at=self.db.now()))
+
+    def revenue_before(self, engagement_id: str, period: str) -> dict[str, Any] | None:
+        """The last close's row before ``period``."""
+        with self.db.tx() as conn:
+            row = conn.execute(sa.select(revenue.c.data).where(revenue.c.engagement_id == engagement_id,
+                                                               revenue.c.period < period)
+                               .order_by(revenue.c.period.desc())).first()
+        return loads(row[0]) if row else None
 
     # cursors -------------------------------------------------------------------------------------------------------
     def cursor(self, name: str, default: str | None = None) -> str | None:

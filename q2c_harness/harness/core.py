@@ -60,6 +60,13 @@ class CoreDriver:
     async def dispute_invoice(self, ctx: RunContext, step: Any, entry_ids: list[str]) -> str:
         raise self._missing("credit and re-invoice a disputed invoice")
 
+    async def close_period(self, ctx: RunContext, step: Any) -> str:
+        raise self._missing("close a period (revenue-recognition inputs)")
+
+    async def revenue_schedule(self, ctx: RunContext) -> list[dict[str, str]]:
+        """The revenue-recognition rows the core exported at each close (its documented export), oldest first."""
+        return []
+
     async def sign_change_order(self, ctx: RunContext, refs: EngagementRefs, step: Any) -> str:
         raise self._missing("take a change order")
 

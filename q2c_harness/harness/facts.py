@@ -49,7 +49,7 @@ from q2c_harness.canonical import (
     TimeTransaction,
 )
 
-from .expected import ZERO, FxBook, money, total
+from .expected import ZERO, FxBook, money, rate_in_force, total
 from .invariants import (
     ContractFact,
     CrmStatusFact,
@@ -58,6 +58,7 @@ from .invariants import (
     InvariantResult,
     RebillFact,
     RetainerEvent,
+    RevenueFact,
     RetainerFact,
     Tally,
     result_of,
@@ -450,7 +451,9 @@ async def read_facts(ctx: RunContext) -> FactBundle:
                                _dec(f[CRM_FIELDS[2]]) if f.get(CRM_FIELDS[2]) is not None else None,
                                _dec(f.get(CRM_FIELDS[3])))
                  for eng, f in crm.status.items() if f.get(CRM_FIELDS[0])]
+    revenue = _revenue(ctx, await ctx.core.revenue_schedule(ctx), engagement_in, sows, contracts, psa, invoices)
     facts = Facts(
+        revenue=revenue,
         invoices=invoices, time_entries=time_entries, expenses=expenses, rate_cards=psa.rate_cards, fx_rates=fx,
         engagements=engagements, statements_of_work=sows, change_orders=change_orders, contracts=contracts,
         milestones=milestones, retainers=_retainers(sows, invoices, payments, applications, crm.retainer),
@@ -472,6 +475,48 @@ async def read_facts(ctx: RunContext) -> FactBundle:
                       exceptions_total=len(exc), subsidiary_of=subsidiary_of, records_of=dict(records_of))
     bundle.credit_memos_by_engagement = dict(cm_by_eng)
     return bundle
+
+
+def _revenue(ctx: RunContext, rows: list[dict[str, str]], engagement_in: Any, sows: list[StatementOfWork],
+             contracts: list[ContractFact], psa: _Psa, invoices: list[InvoiceEvent]) -> list[RevenueFact]:
+    """The core's revenue-recognition export, each row beside the same inputs as the vendors hold them: the ERP
+    contract's value, approved PSA time up to the period end at the engagement's PSA rate card (the one on the
+    deal, else the only one in the contract currency; per entry rounded), the PSA project's budget, and the
+    milestone lines the ERP invoiced up to the period end."""
+    sow_of = {s.sow_id: s for s in sows}
+    contract_of = {c.sow_id: c for c in contracts}
+    out = []
+    for row in rows:
+        eng = engagement_in(row["engagement_id"])
+        sow = sow_of.get(eng or "")
+        d = {k: _dec(row[k]) for k in ("price", "cost_to_date", "estimate_at_completion", "prior_cumulative",
+                                       "cumulative_revenue", "period_revenue", "billed_to_date", "contract_asset",
+                                       "contract_liability")}
+        vendor: dict[str, Decimal | None] = {}
+        if eng is not None and sow is not None:
+            through = date.fromisoformat(row["period"] + "-01")
+            through = date(through.year + through.month // 12, through.month % 12 + 1, 1)  # the next month's 1st
+            contract = contract_of.get(eng)
+            vendor["vendor_price"] = contract.erp_value if contract else None
+            vendor["vendor_estimate_at_completion"] = sow.current.budget
+            vendor["vendor_billed_to_date"] = total(ln.amount for i in invoices if i.engagement_id == eng
+                                                    and i.status != "void" and i.invoice_date < through
+                                                    for ln in i.lines if ln.kind == "milestone")
+            spec = ctx.engagements[eng].spec
+            cards = [c for c in psa.rate_cards if c.rate_card_id == spec.rate_card] if spec.rate_card else \
+                [c for c in psa.rate_cards if c.versions and c.versions[0].currency == sow.currency]
+            if len(cards) == 1:
+                vendor["vendor_cost_to_date"] = total(
+                    money(t.hours * rate_in_force(cards[0], t.role, t.region, t.work_date).rate, sow.currency)
+                    for t in psa.time_entries if t.engagement_id == eng and t.approval_state == "approved"
+                    and t.work_date < through)
+        out.append(RevenueFact(sow_id=eng or row["sow_id"], currency=row["currency"], price=d["price"],
+                               cost_to_date=d["cost_to_date"], estimate_at_completion=d["estimate_at_completion"],
+                               prior_cumulative=d["prior_cumulative"], cumulative=d["cumulative_revenue"],
+                               period=d["period_revenue"], billed_to_date=d["billed_to_date"],
+                               contract_asset=d["contract_asset"], contract_liability=d["contract_liability"],
+                               closed=row["period"], **vendor))
+    return out
 
 
 async def _credit_memos(ctx: RunContext, invoices: list[InvoiceEvent],
@@ -630,6 +675,21 @@ def check_expectations(ctx: RunContext, bundle: FactBundle, expect: Expectations
                 if want is not None and want != value:
                     out.append(f"engagement {eng}, payment {n} ({app.payment_id}): expected {name} {want}, NetSuite "
                                f"shows {value}")
+    rows = {(r.sow_id, r.closed): r for r in bundle.facts.revenue}
+    for e in expect.revenue:
+        r = rows.get((e.engagement, e.period))
+        if r is None:
+            out.append(f"engagement {e.engagement}: expected revenue-recognition inputs for {e.period}, the core "
+                       "exported none")
+            continue
+        got = {"percent_complete": (r.cost_to_date / r.estimate_at_completion * 100).quantize(Decimal("0.0001"))
+               if r.estimate_at_completion else None, "cumulative": r.cumulative, "period_revenue": r.period,
+               "contract_asset": r.contract_asset, "contract_liability": r.contract_liability}
+        for name, value in got.items():
+            want = getattr(e, name)
+            if want is not None and want != value:
+                out.append(f"engagement {e.engagement}, {e.period} revenue inputs: expected {name} {want}, the "
+                           f"export shows {value}")
     invoice_period = {i.invoice_id: i.invoice_date.isoformat()[:7] for i in bundle.facts.invoices}
     for eng in sorted({c.engagement for c in expect.credit_memos}):
         wanted = [c for c in expect.credit_memos if c.engagement == eng]

@@ -240,6 +240,21 @@ class FlowsCore(CoreDriver):
                 f"re-invoiced as {out['reinvoice_id']} ({out['reinvoice_gross']}); {len(entry_ids)} entries "
                 "written off")
 
+    async def close_period(self, ctx: Any, step: Any) -> str:
+        path = await asyncio.to_thread(self.rt.close_period, step.period_end.isoformat()[:7],
+                                       self.workdir / "exports")
+        rows = path.read_text(encoding="utf-8").count("\n") - 1
+        return f"revenue inputs for {rows} fixed-fee engagement(s): {path.name}"
+
+    async def revenue_schedule(self, ctx: Any) -> list[dict[str, str]]:
+        import csv
+
+        out: list[dict[str, str]] = []
+        for path in sorted((self.workdir / "exports").glob("revenue-*.csv")):
+            with path.open(encoding="utf-8", newline="") as f:
+                out.extend(csv.DictReader(f))
+        return out
+
     def _concerns(self, ctx: Any, item: Any, engagement: str) -> bool:
         """An exception item is about an engagement when its message or payload names the engagement id or the
         engagement's PSA workspace."""

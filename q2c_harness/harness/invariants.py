@@ -180,6 +180,13 @@ class RevenueFact:
     billed_to_date: Decimal
     contract_asset: Decimal
     contract_liability: Decimal
+    # the same inputs as the vendors hold them (None: not read): the contract value in the ERP, approved time to the
+    # period end at the rate card as the PSA holds both, the PSA project's budget, what the ERP invoiced
+    vendor_price: Decimal | None = None
+    vendor_cost_to_date: Decimal | None = None
+    vendor_estimate_at_completion: Decimal | None = None
+    vendor_billed_to_date: Decimal | None = None
+    closed: str | None = None  # the period closed (YYYY-MM)
 
 
 @dataclass(frozen=True)
@@ -703,7 +710,13 @@ def check_revenue_inputs(facts: Facts) -> Tally:
     """0 <= p = cost / EAC <= 1; cumulative = round(p x price) <= price; period = cumulative - prior;
     billed - recognized = liability (if > 0) or -asset (if < 0)."""
     t = Tally(REVENUE)
-    for r in facts.revenue:
+    last: dict[str, RevenueFact] = {}
+    for r in sorted(facts.revenue, key=lambda r: (r.sow_id, r.closed or "")):
+        before = last.get(r.sow_id)
+        if before is not None and r.closed is not None:  # each close catches up on the one before
+            t.same(before.cumulative, r.prior_cumulative, f"SOW {r.sow_id} {r.closed}: prior cumulative is not "
+                   f"{before.closed}'s cumulative revenue", r.sow_id)
+        last[r.sow_id] = r
         if not t.check(r.estimate_at_completion > 0 and 0 <= r.cost_to_date <= r.estimate_at_completion,
                        f"SOW {r.sow_id}: progress {r.cost_to_date}/{r.estimate_at_completion} is outside 0..1",
                        "0 <= cost <= EAC", (r.cost_to_date, r.estimate_at_completion), r.sow_id):
@@ -718,6 +731,16 @@ def check_revenue_inputs(facts: Facts) -> Tally:
         t.same((max(net, ZERO), max(-net, ZERO)), (r.contract_liability, r.contract_asset), f"SOW {r.sow_id}: "
                f"(contract liability, contract asset) must come from billed {r.billed_to_date} - recognized "
                f"{r.cumulative}", r.sow_id)
+        for what, vendor, stated in (("price (the ERP contract's value)", r.vendor_price, r.price),
+                                     ("cost to date (approved PSA time at the rate card)", r.vendor_cost_to_date,
+                                      r.cost_to_date),
+                                     ("estimate at completion (the PSA project's budget)",
+                                      r.vendor_estimate_at_completion, r.estimate_at_completion),
+                                     ("billed to date (the ERP's milestone invoices)", r.vendor_billed_to_date,
+                                      r.billed_to_date)):
+            if vendor is not None:
+                t.same(vendor, stated, f"SOW {r.sow_id}: the revenue inputs state {what} {stated}, the vendors hold "
+                       f"{vendor}", r.sow_id)
     return t
 
 

@@ -334,7 +334,16 @@ def _no_back_reference(a: tuple[Any, ...], k: dict[str, Any]) -> tuple[tuple[Any
     return a, {**k, "memo_note": None} if k.get("memo_note") else k
 
 
+def _baseline_price(out: Decimal, sow: Any, *a: Any, **k: Any) -> Decimal:
+    return sow.baseline.value  # the change order never reaches the transaction price
+
+
+def _asset_for_liability(out: Any, *a: Any, **k: Any) -> Any:
+    return dataclasses.replace(out, contract_asset=out.contract_liability, contract_liability=out.contract_asset)
+
+
 T2I = "q2c_harness.flows.time_to_invoice"
+RI = "q2c_harness.flows.revenue_inputs"
 CR = "q2c_harness.flows.credit_and_rebill"
 MS = "q2c_harness.flows.milestone_to_invoice"
 Q2P = "q2c_harness.flows.quote_to_project"
@@ -427,6 +436,12 @@ BUILTIN: list[Mutant] = [
     Mutant("credit_memo.unlinked_reinvoice", "the re-invoice does not name the invoice and credit memo it replaces",
            (f"{CR}:write_invoice",), args=_no_back_reference, scenarios=("credit_and_rebill",),
            guards=("12.credit_memos",)),
+    Mutant("revenue.baseline_price", "revenue recognized on the signed price, the change order left out",
+           (f"{RI}:transaction_price",), result=_baseline_price, scenarios=("fixed_fee_change_order",),
+           guards=("8.revenue_inputs", "expectations")),
+    Mutant("revenue.asset_for_liability", "billing ahead of revenue reported as a contract asset, not a liability",
+           (f"{RI}:contract_position",), result=_asset_for_liability, scenarios=("fixed_fee_change_order",),
+           guards=("8.revenue_inputs",)),
     Mutant("exceptions.swallowed", "a business exception swallowed instead of parked",
            (f"{T2I}:owned", f"{MS}:owned"), replace=_swallow_business_errors,
            scenarios=("exceptions_and_resolution",), guards=("expectations",)),

@@ -328,6 +328,14 @@ class ResolveException(_M):
     expect_at_least: int = Field(default=1, ge=0)
 
 
+class ClosePeriod(_M):
+    """Month-end close: the core writes the revenue-recognition inputs of each fixed-fee engagement for the month
+    ending ``period_end`` (a documented export, docs/flows.md)."""
+
+    kind: Literal["close_period"] = "close_period"
+    period_end: date
+
+
 class WriteOff(_M):
     person: str
     day: date
@@ -364,13 +372,13 @@ class Expect(_M):
 StepSpec = Annotated[
     Union[CloseQuote, LogTime, ApproveTime, FileExpense, ApproveExpenses, AcceptMilestone, RejectMilestone,
           SignChangeOrder, PublishRateCardVersion, AdvanceClock, Sync, BillingRun, ReceivePayment, Replay,
-          Redeliver, ResolveException, DisputeInvoice, SetFaults, Expect],
+          Redeliver, ResolveException, DisputeInvoice, ClosePeriod, SetFaults, Expect],
     Field(discriminator="kind"),
 ]
 STEP_KINDS = ("close_quote", "log_time", "approve_time", "file_expense", "approve_expenses", "accept_milestone",
               "reject_milestone", "sign_change_order", "publish_rate_card_version", "advance_clock", "sync",
               "billing_run", "receive_payment", "replay", "redeliver", "resolve_exception", "dispute_invoice",
-              "set_faults", "expect")
+              "close_period", "set_faults", "expect")
 
 
 # ---- expectations -----------------------------------------------------------------------------------------------
@@ -408,6 +416,18 @@ class CreditMemoExpectation(_M):
     credits_period: str | None = Field(default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
+class RevenueExpectation(_M):
+    """An engagement's revenue-recognition inputs for a closed period, as the core exported them."""
+
+    engagement: str
+    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    percent_complete: Money | None = None
+    cumulative: Money | None = None
+    period_revenue: Money | None = None
+    contract_asset: Money | None = None
+    contract_liability: Money | None = None
+
+
 class ContractExpectation(_M):
     """A statement of work's contract: the signed baseline (kept in the ERP), the current value and version."""
 
@@ -438,6 +458,7 @@ class Expectations(_M):
     payments: list[PaymentExpectation] = Field(default_factory=list)
     contracts: list[ContractExpectation] = Field(default_factory=list)
     credit_memos: list[CreditMemoExpectation] = Field(default_factory=list)
+    revenue: list[RevenueExpectation] = Field(default_factory=list)
 
 
 Expect.model_rebuild()
@@ -671,5 +692,6 @@ class steps:  # noqa: N801 - a namespace: `steps.LogTime(...)`
     Redeliver = Redeliver
     ResolveException = ResolveException
     DisputeInvoice = DisputeInvoice
+    ClosePeriod = ClosePeriod
     SetFaults = SetFaults
     Expect = Expect

@@ -453,6 +453,10 @@ async def dispute_invoice(ctx: RunContext, st: sc.DisputeInvoice) -> str:
     return await ctx.core.dispute_invoice(ctx, st, ids)
 
 
+async def close_period(ctx: RunContext, st: sc.ClosePeriod) -> str:
+    return await ctx.core.close_period(ctx, st)
+
+
 async def expect(ctx: RunContext, st: sc.Expect) -> str:
     from .facts import check_expectations, read_facts
 
@@ -468,7 +472,8 @@ EXECUTORS = {
     "approve_expenses": approve_expenses, "accept_milestone": accept_milestone, "reject_milestone": reject_milestone,
     "sign_change_order": sign_change_order, "publish_rate_card_version": publish_rate_card_version,
     "advance_clock": advance_clock, "sync": sync, "billing_run": billing_run, "receive_payment": receive_payment,
-    "replay": replay, "redeliver": redeliver, "resolve_exception": resolve_exception, "dispute_invoice": dispute_invoice, "set_faults": set_faults, "expect": expect,
+    "replay": replay, "redeliver": redeliver, "resolve_exception": resolve_exception, "dispute_invoice": dispute_invoice,
+    "close_period": close_period, "set_faults": set_faults, "expect": expect,
 }
 assert set(EXECUTORS) == set(sc.STEP_KINDS)
 

@@ -64,14 +64,13 @@ def test_an_invariant_that_checked_nothing_fails_the_scenario_unless_declared_no
 
 def test_every_invariant_is_evaluated_somewhere_in_the_suite() -> None:
     """Declared 'not applicable' everywhere would hide an invariant: each one must check facts in some built-in
-    scenario (the revenue flow is still to come: issue 22)."""
+    scenario."""
     from q2c_harness.harness.scenario import available_scenarios
 
-    pending = {"8.revenue_inputs"}
     declared_everywhere = set(INVARIANT_NAMES)
     for name in available_scenarios():
         declared_everywhere &= set(load_scenario(name).not_applicable)
-    assert declared_everywhere <= pending, f"no scenario evaluates {sorted(declared_everywhere - pending)}"
+    assert not declared_everywhere, f"no scenario evaluates {sorted(declared_everywhere)}"
 
 
 def test_a_fault_scenario_whose_faults_never_fired_fails() -> None:
@@ -81,3 +80,23 @@ def test_a_fault_scenario_whose_faults_never_fired_fails() -> None:
     result = run_scenario(quiet)
     assert not result.ok
     assert any("they injected 0" in f for f in result.expectation_failures), result.expectation_failures
+
+
+def test_revenue_inputs_are_checked_against_what_the_vendors_hold() -> None:
+    from decimal import Decimal as D
+
+    from q2c_harness.harness.invariants import RevenueFact
+
+    row = dict(sow_id="E2", currency="GBP", price=D("175000.00"), cost_to_date=D("34800.00"),
+               estimate_at_completion=D("175000.00"), prior_cumulative=D("0"), cumulative=D("34800.00"),
+               period=D("34800.00"), billed_to_date=D("65000.00"), contract_asset=D("0"),
+               contract_liability=D("30200.00"), vendor_price=D("175000.00"), vendor_cost_to_date=D("34800.00"),
+               vendor_estimate_at_completion=D("175000.00"), vendor_billed_to_date=D("65000.00"), closed="2026-11")
+    held = evaluate(Facts(revenue=[RevenueFact(**row)]), only=["8.revenue_inputs"])["8.revenue_inputs"]
+    assert (held.status, held.checked) == ("held", 9)
+    # consistent with itself, but on the signed price: the ERP's contract says 175,000.00
+    stale = {**row, "price": D("150000.00"), "cumulative": D("29828.57"), "period": D("29828.57"),
+             "contract_liability": D("35171.43")}
+    r = evaluate(Facts(revenue=[RevenueFact(**stale)]), only=["8.revenue_inputs"])["8.revenue_inputs"]
+    assert [v.message for v in r.violations] == [
+        "SOW E2: the revenue inputs state price (the ERP contract's value) 150000.00, the vendors hold 175000.00"]
