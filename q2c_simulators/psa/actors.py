@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from .auth import mint_token
+
 if TYPE_CHECKING:
     from .simulator import PsaSimulator
 
@@ -52,8 +54,6 @@ class Actor:
 
     @classmethod
     def in_process(cls, sim: PsaSimulator, account: str, user_id: str | None = None, name: str | None = None) -> Actor:
-        from .simulator import mint_token
-
         client = httpx.AsyncClient(transport=httpx.ASGITransport(sim.asgi), base_url="https://psa.sim",
                                    headers={"Authorization": f"Bearer {mint_token(account, user_id)}"})
         return cls(client, name)

@@ -29,13 +29,12 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .responses import to_wire
+from q2c_simulators.kernel import Store
+
+from .schema import ResourceType, to_wire
 
 if TYPE_CHECKING:
-    from .models import ResourceType
     from .simulator import PsaSimulator
-
-from q2c_simulators.kernel import Store
 
 RETENTION_DAYS = 9
 FEED_STREAM = "subscribed_events"

@@ -17,6 +17,8 @@ import json
 
 from starlette.responses import Response
 
+from q2c_simulators.kernel import VendorError
+
 _TYPES = {400: "argument", 401: "oauth", 403: "forbidden", 404: "not_found", 409: "conflict",
           422: "validation", 429: "rate_limit"}
 
@@ -37,13 +39,14 @@ def error_response(status: int, message: str, type_: str | None = None, field: s
     return Response(error_body(status, message, type_, field), status, headers=headers, media_type="application/json")
 
 
-class PsaError(Exception):
-    """Raised by the models and routes; the routes app turns it into Kantata's error body."""
+class PsaError(VendorError):
+    """Raised by the models, the operations and the auth hook; the kernel answers Kantata's error body."""
 
     status = 400
 
     def __init__(self, message: str, field: str | None = None, *, status: int | None = None,
-                 type_: str | None = None, errors: list[dict] | None = None) -> None:
+                 type_: str | None = None, errors: list[dict] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         if status is not None:
             self.status = status
@@ -51,12 +54,13 @@ class PsaError(Exception):
         self.field = field
         self.type = type_ or error_type_for(self.status)
         self.errors = errors  # several errors at once (bulk create)
+        self.headers = headers
 
     def response(self) -> Response:
         if self.errors:
             body = json.dumps({"errors": self.errors}, separators=(",", ":")).encode()
-            return Response(body, self.status, media_type="application/json")
-        return error_response(self.status, self.message, self.type, self.field)
+            return Response(body, self.status, headers=self.headers, media_type="application/json")
+        return error_response(self.status, self.message, self.type, self.field, self.headers)
 
 
 class ArgumentError(PsaError):
