@@ -27,7 +27,6 @@ from .http import (
     UsagePolicy,
     VendorAccount,
     VendorClient,
-    correlation_scope,
     shared_vendor_account,
 )
 from .netsuite import NetSuiteClient, NetSuiteOAuth2, NetSuiteTBA
@@ -38,5 +37,5 @@ __all__ = [
     "AuthError", "BreakerPolicy", "BusinessError", "CallRecord", "CallRecorder", "CircuitOpenError", "ContractError",
     "DuplicateRecordError", "IntegrationError", "NetSuiteClient", "NetSuiteOAuth2", "NetSuiteTBA", "PsaClient",
     "RecordNotFoundError", "RetryPolicy", "SalesforceAuth", "SalesforceClient", "TransientError", "UsagePolicy",
-    "VendorAccount", "VendorClient", "correlation_scope", "shared_vendor_account", "verify_webhook_signature",
+    "VendorAccount", "VendorClient", "shared_vendor_account", "verify_webhook_signature",
 ]

@@ -6,7 +6,7 @@ headers (`observe`, e.g. Salesforce's ``Sforce-Limit-Info``). Everything else is
 
 - the transport is injectable: ``httpx.ASGITransport(sim.asgi)`` for an in-process simulator, or a real URL with a
   CA bundle (``verify=``);
-- every call carries ``X-Correlation-Id`` (an argument, else the `correlation_scope` contextvar, else a fresh id that
+- every call carries ``X-Correlation-Id`` (an argument, else the current one, q2c_harness/correlation.py, else a fresh id that
   stays the same across the call's retries);
 - transient failures are retried with exponential backoff and *full jitter* drawn from a seeded `random.Random`
   (same seed, same delays), a vendor ``Retry-After`` (seconds or HTTP-date) replaces the backoff delay, and both
@@ -31,15 +31,16 @@ import json as json_lib
 import inspect
 import random
 import time
-import uuid
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from contextvars import ContextVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
 import httpx
+
+from q2c_harness import correlation
+from q2c_harness.retry import RetryPolicy, mark_spent
 
 from .errors import (
     AuthError,
@@ -53,29 +54,7 @@ from .errors import (
     was_not_applied,
 )
 
-CORRELATION_HEADER = "X-Correlation-Id"
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-
-correlation_id_var: ContextVar[str | None] = ContextVar("q2c_correlation_id", default=None)
-
-Sleep = Callable[[float], Awaitable[None]]
-Clock = Callable[[], float]
-
-
-# ---- correlation ids -------------------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def correlation_scope(correlation_id: str) -> Iterator[str]:
-    """Every vendor call made inside the block carries this correlation id."""
-    token = correlation_id_var.set(correlation_id)
-    try:
-        yield correlation_id
-    finally:
-        correlation_id_var.reset(token)
-
-
-def current_correlation_id() -> str | None:
-    return correlation_id_var.get()
-
 
 # ---- JSON with exact decimals ----------------------------------------------------------------------------------------
 def dumps_json(obj: Any) -> bytes:
@@ -128,17 +107,6 @@ def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time
 
 # ---- policies --------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter: delay_n = uniform(0, min(max_delay, base_delay * 2**(n-1)))."""
-
-    max_attempts: int = 5
-    base_delay: float = 0.5
-    max_delay: float = 20.0
-    max_total_delay: float = 60.0  # sum of sleeps within one call; beyond it the error surfaces with retry_after
-    seed: int = 0
-
-
-@dataclass(frozen=True)
 class BreakerPolicy:
     failure_threshold: int = 5  # consecutive transient failures that open the circuit
     cooldown: float = 30.0  # seconds open before one half-open probe is let through
@@ -157,18 +125,6 @@ class UsagePolicy:
     stop_ratio: float = 0.95
     slow_delay: float = 1.0
     stop_retry_after: float = 300.0
-
-
-class Backoff:
-    """Full-jitter exponential backoff from a seeded generator (deterministic per client)."""
-
-    def __init__(self, policy: RetryPolicy) -> None:
-        self.policy = policy
-        self._rng = random.Random(policy.seed)
-
-    def delay(self, attempt: int) -> float:
-        cap = min(self.policy.max_delay, self.policy.base_delay * (2 ** max(0, attempt - 1)))
-        return self._rng.uniform(0.0, cap)
 
 
 # ---- circuit breaker -------------------------------------------------------------------------------------------------
@@ -419,7 +375,7 @@ class VendorClient:
         self.base_url = base_url.rstrip("/")
         self.auth = auth or NoAuth()
         self.retry = retry or RetryPolicy()
-        self.backoff = Backoff(self.retry)
+        self._rng = random.Random(self.retry.seed)  # one generator per client: its delays replay with the seed
         if vendor_account is None:
             options: dict[str, Any] = {"concurrency": concurrency or self.default_concurrency}
             vendor_account = shared_vendor_account(self.system, account_id or self.base_url, **options)
@@ -485,76 +441,28 @@ class VendorClient:
         writes made idempotent by a key.
         """
         method = method.upper()
-        cid = correlation_id or correlation_id_var.get() or uuid.uuid4().hex
+        cid = correlation_id or correlation.current() or correlation.new_correlation_id()
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
-        url = self.url(path)
         breaker = self.account.breaker(f"{method} {operation}")
-        attempt = 0
-        slept = 0.0
-        reauthenticated = False
-        while True:
-            attempt += 1
-            started = self._clock()
-            response: httpx.Response | None = None
-            err: IntegrationError | None = None
-            try:
-                breaker.before_call(self.system)
-                await self._usage_gate()
-            except IntegrationError as gate:
-                await self._log(operation, method, url, None, attempt, 0.0, cid, idempotency_key, gate, None)
-                raise
-            if authenticate:
-                await self.auth.ensure(self)
-            url = self.url(path)  # after ensure: a token response may name the instance URL
-            body = content
-            send_headers = dict(headers or {})
-            if json is not None:
-                body = dumps_json(json)
-                send_headers.setdefault("Content-Type", "application/json")
-            request = self.http.build_request(method, url, params=params, content=body, data=data,
-                                              headers=send_headers)
-            request.headers[CORRELATION_HEADER] = cid
-            if authenticate:
-                request = await self.auth.apply(request, self)
-            try:
-                async with self.account.slot():
-                    response = await self.http.send(request)
-                    await response.aread()
-            except (httpx.TransportError, ConnectionError, asyncio.TimeoutError) as exc:
-                err = self._transport_error(exc, method, url)
-            duration = self._clock() - started
-            if response is not None:
-                self.observe(response)
-                if not self.is_success(response):
-                    err = self.classify(response)
-            if err is None:
-                breaker.record_success()
-                await self._log(operation, method, url, response.status_code if response else None, attempt, duration, cid,
-                          idempotency_key, None, None)
-                assert response is not None
-                return response
-            if isinstance(err, TransientError) and getattr(err, "status", None) != 429:
-                breaker.record_transient_failure()
-            elif isinstance(err, AuthError):
-                breaker.release_probe()
-            else:  # the endpoint answered sensibly: a business refusal or a throttle (429) is not an outage
-                breaker.record_success()
-            status = response.status_code if response is not None else None
-            # re-authenticate once, then retry at once
-            if (isinstance(err, AuthError) and reauthenticate_on(err) and not reauthenticated
-                    and self.auth.can_refresh):
-                reauthenticated = True
-                await self._log(operation, method, url, status, attempt, duration, cid, idempotency_key, err, 0.0)
-                await self.auth.refresh(self)
-                continue
-            delay = self._retry_delay(err, attempt, slept, idempotent)
-            await self._log(operation, method, url, status, attempt, duration, cid, idempotency_key, err, delay)
-            if delay is None:
-                raise err
-            if delay > 0:
-                await self.sleep(delay)
-            slept += delay
+        attempt = Attempt(self, operation, method, path, cid, idempotency_key, breaker)
+
+        async def log_retry(state: Any) -> None:
+            await attempt.log(retry_in=state.upcoming_sleep)
+
+        retrying = self.retry.retrying(lambda exc, n: self._retryable(exc, idempotent), sleep=self.sleep,
+                                       rng=self._rng, asynchronous=True, before_sleep=log_retry)
+        try:
+            async for trial in retrying:
+                with trial:
+                    response = await attempt.send(params=params, json=json, content=content, data=data,
+                                                  headers=headers, authenticate=authenticate)
+        except IntegrationError as err:
+            await attempt.log(retry_in=None)
+            if self._retryable(err, idempotent):
+                mark_spent(err)
+            raise
+        return response
 
     async def request_json(self, method: str, path: str, **kwargs: Any) -> Any:
         """`request`, then the body as JSON (ContractError when it is not JSON; None for an empty body)."""
@@ -564,17 +472,12 @@ class VendorClient:
         return json_or_contract_error(self.system, response)
 
     # ---- internals -----------------------------------------------------------------------------------------------
-    def _retry_delay(self, err: IntegrationError, attempt: int, slept: float, idempotent: bool) -> float | None:
+    def _retryable(self, err: BaseException, idempotent: bool) -> bool:
+        """What a call retries: transient errors (not an open circuit), a non-idempotent write only when the vendor
+        certainly did not apply it. How long and how often is the policy's (q2c_harness/retry.py)."""
         if not isinstance(err, TransientError) or isinstance(err, CircuitOpenError):
-            return None
-        if not idempotent and not was_not_applied(err):
-            return None
-        if attempt >= self.retry.max_attempts:
-            return None
-        delay = err.retry_after if err.retry_after is not None else self.backoff.delay(attempt)
-        if slept + delay > self.retry.max_total_delay:
-            return None
-        return delay
+            return False
+        return idempotent or was_not_applied(err)
 
     async def _usage_gate(self) -> None:
         delay = self.account.usage_delay()
@@ -613,6 +516,87 @@ class VendorClient:
         ))
         if inspect.isawaitable(outcome):
             await outcome
+
+
+class Attempt:
+    """The attempts of one logical call: each `send` is one attempt (two when a 401 is cured by re-authenticating);
+    `log` writes the last attempt's call record once the retry policy has decided what follows it."""
+
+    def __init__(self, client: VendorClient, operation: str, method: str, path: str, cid: str,
+                 idempotency_key: str | None, breaker: CircuitBreaker) -> None:
+        self.client, self.operation, self.method, self.path = client, operation, method, path
+        self.cid, self.idempotency_key, self.breaker = cid, idempotency_key, breaker
+        self.number = 0
+        self.reauthenticated = False
+        self._last: tuple[str, int | None, float, IntegrationError | None] | None = None
+
+    async def send(self, *, params: Any, json: Any, content: Any, data: Any, headers: Mapping[str, str] | None,
+                   authenticate: bool) -> httpx.Response:
+        c = self.client
+        while True:
+            self.number += 1
+            url = c.url(self.path)
+            started = c._clock()
+            try:
+                self.breaker.before_call(c.system)
+                await c._usage_gate()
+            except IntegrationError as gate:
+                self._last = (url, None, 0.0, gate)
+                raise
+            if authenticate:
+                await c.auth.ensure(c)
+            url = c.url(self.path)  # after ensure: a token response may name the instance URL
+            body = content
+            send_headers = dict(headers or {})
+            if json is not None:
+                body = dumps_json(json)
+                send_headers.setdefault("Content-Type", "application/json")
+            request = c.http.build_request(self.method, url, params=params, content=body, data=data,
+                                           headers=send_headers)
+            request.headers[correlation.HEADER] = self.cid
+            if authenticate:
+                request = await c.auth.apply(request, c)
+            response: httpx.Response | None = None
+            err: IntegrationError | None = None
+            try:
+                async with c.account.slot():
+                    response = await c.http.send(request)
+                    await response.aread()
+            except (httpx.TransportError, ConnectionError, asyncio.TimeoutError) as exc:
+                err = c._transport_error(exc, self.method, url)
+            duration = c._clock() - started
+            if response is not None:
+                c.observe(response)
+                if not c.is_success(response):
+                    err = c.classify(response)
+            status = response.status_code if response is not None else None
+            self._last = (url, status, duration, err)
+            if err is None:
+                self.breaker.record_success()
+                await self.log(retry_in=None)
+                assert response is not None
+                return response
+            if isinstance(err, TransientError) and getattr(err, "status", None) != 429:
+                self.breaker.record_transient_failure()
+            elif isinstance(err, AuthError):
+                self.breaker.release_probe()
+            else:  # the endpoint answered sensibly: a business refusal or a throttle (429) is not an outage
+                self.breaker.record_success()
+            if (isinstance(err, AuthError) and reauthenticate_on(err) and not self.reauthenticated
+                    and c.auth.can_refresh):  # re-authenticate once, then send again at once
+                self.reauthenticated = True
+                await self.log(retry_in=0.0)
+                await c.auth.refresh(c)
+                continue
+            raise err
+
+    async def log(self, *, retry_in: float | None) -> None:
+        if self._last is None:
+            return
+        url, status, duration, err = self._last
+        self._last = None  # each attempt is logged once
+        await self.client._log(self.operation, self.method, url, status, self.number, duration, self.cid,
+                               self.idempotency_key, err, retry_in)
 
 
 @dataclass

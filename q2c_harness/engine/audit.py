@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import correlation
+from q2c_harness import correlation
 from .db import GENESIS_HASH, Database, audit, canonical_json, jsonable, sequences, sha256_hex
 
 SEQUENCE = "audit"

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from q2c_harness.errors import IntegrationError
 
-from . import correlation
+from q2c_harness import correlation
 from .db import Database, jsonable, saga_steps
 
 REGISTERED, COMPENSATED, DISCARDED = "registered", "compensated", "discarded"

@@ -4,8 +4,8 @@
 enqueue a workflow under an id (the id is the idempotency key: starting the same id twice runs it once), read
 its status and result, recover pending workflows after a crash, fork/replay one.
 
-Steps get OUR retry policy per exception class (``retry.py``: TransientError backed off with jitter, Retry-After
-honoured; BusinessError never retried); DBOS's own step retries stay off so there is one policy, not two.
+Steps get OUR retry policy (q2c_harness/retry.py: the step budget; a transient error its vendor call already
+retried is not retried again; BusinessError never); DBOS's own step retries stay off so there is one policy, not two.
 A step is checkpointed when it returns: a crash inside a step re-runs that step on recovery, which is why every
 external write inside a step goes through the effect ledger (``idempotency.py``).
 
@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from .retry import DEFAULT, RetryPolicies, call_with_retry
+from q2c_harness.retry import STEP, RetryPolicy, call_with_retry
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -61,7 +61,7 @@ class WorkflowTimeout(TimeoutError):
 @runtime_checkable
 class DurableRunner(Protocol):
     def workflow(self, name: str | None = None) -> Callable[[F], F]: ...
-    def step(self, name: str | None = None, *, policies: RetryPolicies = DEFAULT) -> Callable[[F], F]: ...
+    def step(self, name: str | None = None, *, retry: RetryPolicy = STEP) -> Callable[[F], F]: ...
     def register_queue(self, name: str, *, worker_concurrency: int | None = None,
                        limit_per_period: tuple[int, float] | None = None) -> None: ...
     def launch(self) -> None: ...
@@ -77,10 +77,10 @@ class DurableRunner(Protocol):
     def shutdown(self) -> None: ...
 
 
-def _retrying(fn: F, policies: RetryPolicies) -> F:
+def _retrying(fn: F, retry: RetryPolicy) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return call_with_retry(lambda: fn(*args, **kwargs), policies)
+        return call_with_retry(lambda: fn(*args, **kwargs), retry)
     return wrapper  # type: ignore[return-value]
 
 
@@ -136,11 +136,11 @@ class DbosRunner:
             return wrapped  # type: ignore[return-value]
         return deco
 
-    def step(self, name: str | None = None, *, policies: RetryPolicies = DEFAULT) -> Callable[[F], F]:
+    def step(self, name: str | None = None, *, retry: RetryPolicy = STEP) -> Callable[[F], F]:
         from dbos import DBOS
 
         def deco(fn: F) -> F:
-            return DBOS.step(name=name or fn.__qualname__)(_retrying(fn, policies))  # type: ignore[return-value]
+            return DBOS.step(name=name or fn.__qualname__)(_retrying(fn, retry))  # type: ignore[return-value]
         return deco
 
     def register_queue(self, name: str, *, worker_concurrency: int | None = None,
@@ -296,11 +296,11 @@ class InlineRunner:
             return fn
         return deco
 
-    def step(self, name: str | None = None, *, policies: RetryPolicies = DEFAULT) -> Callable[[F], F]:
+    def step(self, name: str | None = None, *, retry: RetryPolicy = STEP) -> Callable[[F], F]:
         def deco(fn: F) -> F:
             @functools.wraps(fn)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
-                return call_with_retry(lambda: fn(*args, **kwargs), policies, sleep=self._sleep)
+                return call_with_retry(lambda: fn(*args, **kwargs), retry, sleep=self._sleep)
             return wrapper  # type: ignore[return-value]
         return deco
 

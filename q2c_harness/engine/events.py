@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import correlation
+from q2c_harness import correlation
 from .db import Database, canonical_json, consumer_offsets, events, iso, jsonable, sha256_hex
 
 SEQUENCE = "events"

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from q2c_harness.errors import BusinessError, IntegrationError
 
-from . import correlation
+from q2c_harness import correlation
 from .db import Database, NotFound, exception_actions, exceptions, jsonable
 
 TRANSIENT, BUSINESS = "transient", "business"

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from q2c_harness.errors import IntegrationError
 
-from . import correlation
+from q2c_harness import correlation
 from .audit import AuditLog, AuditRecord
 from .compensation import SagaLog
 from .db import DEFAULT_URL, Database, NotFound, utcnow
@@ -28,7 +28,7 @@ from .events import EventLog
 from .exception_queue import ExceptionItem, ExceptionQueue, lot_for
 from .idempotency import Effect, EffectLedger
 from .inbox import Inbox, InboxEvent, workflow_id_for
-from .retry import DEFAULT, RetryPolicies
+from q2c_harness.retry import STEP, RetryPolicy
 from .xref import CrossReference
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -58,7 +58,7 @@ class Engine:
         self.sagas = SagaLog(self.db)
         self.runner: DurableRunner = runner if runner is not None else InlineRunner()
         self.exceptions.register_handler(WORKFLOW_HANDLER, self._retry_parked_workflow)
-        self._park_step = self.runner.step("q2c.engine.park", policies=RetryPolicies())(self._park)
+        self._park_step = self.runner.step("q2c.engine.park")(self._park)
 
     @classmethod
     def durable(cls, url: str | None = None, **runner_kwargs: Any) -> "Engine":
@@ -101,9 +101,9 @@ class Engine:
             return self.runner.workflow(name)(run)
         return deco
 
-    def step(self, name: str | None = None, *, policies: RetryPolicies = DEFAULT) -> Callable[[F], F]:
-        """A checkpointed step with the retry policy per exception class."""
-        return self.runner.step(name, policies=policies)
+    def step(self, name: str | None = None, *, retry: RetryPolicy = STEP) -> Callable[[F], F]:
+        """A checkpointed step under the step retry budget (q2c_harness/retry.py)."""
+        return self.runner.step(name, retry=retry)
 
     def _park(self, workflow_name: str, message: dict[str, Any], exc: BaseException) -> int:
         item = self.exceptions.park(exc, {"workflow": workflow_name, "message": message},

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from q2c_harness.errors import BusinessError, IntegrationError
 
-from . import correlation
+from q2c_harness import correlation
 from .audit import AuditLog
 from .db import Database, canonical_json, effects, jsonable, sha256_hex
 

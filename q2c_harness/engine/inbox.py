@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import correlation
+from q2c_harness import correlation
 from .db import Database, NotFound, inbox, jsonable
 
 RECEIVED, PROCESSING, DONE, FAILED = "received", "processing", "done", "failed"

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from q2c_harness.errors import BusinessError
 
-from . import correlation
+from q2c_harness import correlation
 from .db import Database, xref
 
 CASE_INSENSITIVE_SYSTEMS = frozenset({"netsuite"})

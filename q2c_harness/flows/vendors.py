@@ -25,11 +25,11 @@ from typing import Any, TypeVar
 
 import httpx
 
-from q2c_harness.connectors.http import BearerToken, RetryPolicy, correlation_scope
+from q2c_harness.connectors.http import BearerToken, RetryPolicy
 from q2c_harness.connectors.netsuite import NetSuiteClient, NetSuiteTBA
 from q2c_harness.connectors.psa import PsaClient
 from q2c_harness.connectors.salesforce import SalesforceClient
-from q2c_harness.engine import correlation
+from q2c_harness import correlation
 
 T = TypeVar("T")
 
@@ -126,12 +126,13 @@ class Vendors:
         self.loop.run_forever()
 
     def run(self, coro: Awaitable[T]) -> T:
-        """Run a coroutine on the vendor loop from a non-loop thread, under the current correlation id."""
+        """Run a coroutine on the vendor loop from a non-loop thread, under the current correlation id (the loop's
+        thread has its own context, so the id is set again there)."""
         cid = correlation.current()
 
         async def scoped() -> T:
             if cid:
-                with correlation_scope(cid):
+                with correlation.use(cid):
                     return await coro
             return await coro
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 import importlib
 
 import httpx
+
+from q2c_harness import correlation
 import pytest
 
 from q2c_harness.connectors.errors import BusinessError, RecordNotFoundError
-from q2c_harness.connectors.http import CallRecorder, correlation_scope
+from q2c_harness.connectors.http import CallRecorder
 
 
 def _load(module: str, *names: str):
@@ -67,7 +69,7 @@ async def test_psa_upsert_by_reference_is_idempotent(psa):
 
 
 async def test_psa_events_feed_with_cursor(psa):
-    with correlation_scope("corr-psa-1"):
+    with correlation.use("corr-psa-1"):
         ws = await psa.create("workspaces", {"title": "Feed"})
         await psa.update("workspaces", ws["id"], {"title": "Feed 2"})
     events = [e async for e in psa.events(per_page=1)]

@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import email.utils
 
+import random
+
 import httpx
+
+from q2c_harness import correlation
 import pytest
 import respx
 
@@ -18,14 +22,11 @@ from q2c_harness.connectors.errors import (
     TransientError,
 )
 from q2c_harness.connectors.http import (
-    CORRELATION_HEADER,
-    Backoff,
     BreakerPolicy,
     RetryPolicy,
     UsagePolicy,
     VendorAccount,
     VendorClient,
-    correlation_scope,
     parse_retry_after,
 )
 
@@ -72,8 +73,8 @@ async def test_503_retried_with_seeded_full_jitter(mock, fake_sleep):
     mock.get("/x").mock(side_effect=[httpx.Response(503), httpx.Response(503), httpx.Response(200, json={})])
     async with make(fake_sleep) as c:
         await c.request("GET", "/x", operation="x")
-    expected = Backoff(RetryPolicy(base_delay=0.5, max_delay=8, seed=7))
-    assert fake_sleep.calls == [expected.delay(1), expected.delay(2)]
+    policy, rng = RetryPolicy(base_delay=0.5, max_delay=8, seed=7), random.Random(7)
+    assert fake_sleep.calls == [policy.backoff(1, rng), policy.backoff(2, rng)]
     assert 0 <= fake_sleep.calls[0] <= 0.5 and 0 <= fake_sleep.calls[1] <= 1.0
 
 
@@ -156,10 +157,10 @@ async def test_unparsable_json_is_contract_error(mock, fake_sleep):
 async def test_correlation_id_on_every_call_and_retry(mock, fake_sleep, calls):
     route = mock.get("/c").mock(side_effect=[httpx.Response(503), httpx.Response(200), httpx.Response(200)])
     async with make(fake_sleep, calls) as c:
-        with correlation_scope("corr-123"):
+        with correlation.use("corr-123"):
             await c.request("GET", "/c", operation="c")
         await c.request("GET", "/c", operation="c", correlation_id="explicit-9")
-    ids = [call.request.headers[CORRELATION_HEADER] for call in route.calls]
+    ids = [call.request.headers[correlation.HEADER] for call in route.calls]
     assert ids == ["corr-123", "corr-123", "explicit-9"]
     assert [r.correlation_id for r in calls.records] == ids
 
@@ -168,8 +169,8 @@ async def test_generated_correlation_id_is_stable_across_retries(mock, fake_slee
     route = mock.get("/c").mock(side_effect=[httpx.Response(503), httpx.Response(200)])
     async with make(fake_sleep) as c:
         await c.request("GET", "/c", operation="c")
-    a, b = (call.request.headers[CORRELATION_HEADER] for call in route.calls)
-    assert a == b and len(a) == 32
+    a, b = (call.request.headers[correlation.HEADER] for call in route.calls)
+    assert a == b and a.startswith("c-") and len(a) == 34  # correlation.new_correlation_id()
 
 
 async def test_call_log_carries_idempotency_key_and_operation(mock, fake_sleep, calls):

@@ -27,7 +27,7 @@ def engine(tmp_path_factory):
 
     attempts = {"n": 0}
 
-    @eng.step("dbos.flaky", policies=toy_workflows.FAST)
+    @eng.step("dbos.flaky", retry=toy_workflows.FAST)
     def flaky() -> int:
         attempts["n"] += 1
         if attempts["n"] < 3:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from q2c_harness.engine import Engine, InlineRunner, key_for
-from q2c_harness.engine.retry import RetryPolicies
+from q2c_harness.retry import RetryPolicy
 from q2c_harness.errors import BusinessError, TransientError
 
-FAST = RetryPolicies().with_policy(TransientError, initial_delay=0.0, jitter=0.0, max_attempts=3)
+FAST = RetryPolicy(max_attempts=3, base_delay=0.0)
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def test_event_runs_once_and_effects_are_audited(engine):
     vendor: list = []
     flaky = {"n": 0}
 
-    @engine.step("create", policies=FAST)
+    @engine.step("create", retry=FAST)
     def create(n: int) -> dict:
         def call(key: str) -> dict:
             flaky["n"] += 1
@@ -84,7 +84,7 @@ def test_business_error_is_parked_and_retry_runs_the_workflow_again(engine):
 
 
 def test_transient_exhaustion_lands_in_the_transient_lot(engine):
-    @engine.step("always503", policies=FAST)
+    @engine.step("always503", retry=FAST)
     def always() -> None:
         raise TransientError("503", system="netsuite")
 

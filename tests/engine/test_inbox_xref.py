@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from q2c_harness.engine import correlation
+from q2c_harness import correlation
 from q2c_harness.engine.db import NotFound
 from q2c_harness.engine.inbox import Inbox, workflow_id_for
 from q2c_harness.engine.xref import CrossReference, XrefConflict

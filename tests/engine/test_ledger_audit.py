@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from q2c_harness.engine import correlation
+from q2c_harness import correlation
 from q2c_harness.engine.audit import AuditLog
 from q2c_harness.engine.db import audit as audit_table
 from q2c_harness.engine.idempotency import EffectLedger, external_id_for, key_for, uuid_for

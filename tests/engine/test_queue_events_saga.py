@@ -1,15 +1,12 @@
 from __future__ import annotations
 
-import random
-
 import pytest
 
 from q2c_harness.engine.compensation import CompensationFailed, SagaLog
 from q2c_harness.engine.db import NotFound
 from q2c_harness.engine.events import EventLog
 from q2c_harness.engine.exception_queue import ExceptionQueue, InvalidAction
-from q2c_harness.engine.retry import DEFAULT, RetryPolicies, RetryPolicy, call_with_retry
-from q2c_harness.errors import AuthError, BusinessError, ContractError, TransientError
+from q2c_harness.errors import BusinessError, ContractError, TransientError
 
 
 def test_exception_lots_follow_the_taxonomy(db):
@@ -129,63 +126,3 @@ def test_failed_compensation_resumes_where_it_stopped(db):
     assert order == [] and sagas.steps("s")[1].error["error_class"] == "TransientError"
     state["fail"] = False
     assert sagas.compensate("s") == ["two", "one"] and order == ["2", "1"]
-
-
-def test_retry_policy_per_class_and_retry_after():
-    sleeps: list[float] = []
-    attempts = {"n": 0}
-
-    def flaky():
-        attempts["n"] += 1
-        if attempts["n"] < 3:
-            raise TransientError("429", retry_after=7.0 if attempts["n"] == 1 else None)
-        return "ok"
-
-    assert call_with_retry(flaky, sleep=sleeps.append, rng=random.Random(1)) == "ok"
-    assert sleeps[0] == 7.0  # Retry-After honoured
-    assert 0.5 <= sleeps[1] <= 1.0  # 2nd backoff: 1.0 * (1 - 0.5 * U)
-
-    for exc in (BusinessError("no"), ContractError("shape"), ValueError("bug")):
-        sleeps.clear()
-        n = {"n": 0}
-
-        def once(exc=exc, n=n):
-            n["n"] += 1
-            raise exc
-
-        with pytest.raises(type(exc)):
-            call_with_retry(once, sleep=sleeps.append)
-        assert n["n"] == 1 and sleeps == []
-
-    n = {"n": 0}
-
-    def auth():
-        n["n"] += 1
-        raise AuthError("401")
-
-    with pytest.raises(AuthError):
-        call_with_retry(auth, sleep=sleeps.append)
-    assert n["n"] == 2
-
-    n = {"n": 0}
-
-    def always():
-        n["n"] += 1
-        raise TransientError("503")
-
-    with pytest.raises(TransientError):
-        call_with_retry(always, sleep=lambda s: None)
-    assert n["n"] == DEFAULT.for_exception(TransientError("x")).max_attempts == 5
-
-    with pytest.raises(TransientError):  # a Retry-After longer than the cap is not slept through
-        call_with_retry(lambda: (_ for _ in ()).throw(TransientError("x", retry_after=3600)), sleep=sleeps.append)
-
-
-def test_backoff_is_exponential_capped_and_jittered():
-    p = RetryPolicy(max_attempts=10, initial_delay=1.0, backoff=2.0, max_delay=5.0, jitter=0.0)
-    assert [p.delay(i) for i in range(1, 6)] == [1.0, 2.0, 4.0, 5.0, 5.0]
-    j = RetryPolicy(initial_delay=1.0, jitter=0.5)
-    values = {round(j.delay(1, rng=random.Random(s)), 6) for s in range(20)}
-    assert len(values) > 10 and all(0.5 < v <= 1.0 for v in values)
-    custom = RetryPolicies().with_policy(TransientError, max_attempts=2)
-    assert custom.for_exception(TransientError("x")).max_attempts == 2

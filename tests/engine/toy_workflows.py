@@ -14,7 +14,7 @@ import time
 import sqlalchemy as sa
 
 from q2c_harness.engine import Engine, key_for
-from q2c_harness.engine.retry import RetryPolicies
+from q2c_harness.retry import RetryPolicy
 from q2c_harness.errors import TransientError
 
 vendor_md = sa.MetaData()
@@ -26,7 +26,7 @@ vendor_writes = sa.Table(
     sa.Column("pid", sa.Integer, nullable=False),
 )
 STEPS = ("create", "post", "notify")
-FAST = RetryPolicies().with_policy(TransientError, initial_delay=0.01, max_delay=0.05, max_attempts=4)
+FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05)
 _state = {"writes": 0, "crash_at": int(os.environ.get("Q2C_CRASH_AT_WRITE", "0") or 0),
           "rng": random.Random(int(os.environ.get("Q2C_CRASH_SEED", "0") or 0))}
 
@@ -49,7 +49,7 @@ def register(engine: Engine) -> None:
                                   .order_by(vendor_writes.c.id).limit(1)).scalar_one_or_none()
         return None if row_id is None else {"id": int(row_id)}
 
-    @engine.step("toy.write", policies=FAST)
+    @engine.step("toy.write", retry=FAST)
     def write(n: int, step: str) -> dict:
         # ~40 ms a write, ~1.2 s for the whole run at 4 at a time: the crash test's external kills (0.05-0.8 s after
         # "ready") land inside the work on a fast host too, where the writes alone take a few milliseconds

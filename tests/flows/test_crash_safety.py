@@ -12,7 +12,6 @@ import os
 import random
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -68,11 +67,9 @@ def _assert_kills(info: dict) -> None:
 
 
 def test_flows_crash_safety_sqlite(tmp_path):
-    started = time.monotonic()
     info = run_crash_scenario(f"sqlite:///{tmp_path / 'core.sqlite'}", tmp_path)
     _assert_kills(info)
     assert info["vendor"]["timebills"] == ENGAGEMENTS * ENTRIES
-    assert time.monotonic() - started < 90
 
 
 @pytest.mark.postgres
