@@ -7,7 +7,6 @@ import os
 import random
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -64,11 +63,9 @@ def run_crash_scenario(url: str) -> dict:
 
 
 def test_crash_safety_sqlite(tmp_path):
-    started = time.monotonic()
     info = run_crash_scenario(f"sqlite:///{tmp_path / 'crash.sqlite'}")
     assert {k["kill"] for k in info["kills"]} == {"self", "external"}, info  # both kinds of SIGKILL happened
     assert all(k["rc"] == -9 for k in info["kills"]), info
-    assert time.monotonic() - started < 60
 
 
 @pytest.mark.postgres
