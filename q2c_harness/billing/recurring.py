@@ -1,16 +1,18 @@
 """Recurring fees for managed services: one flat line per period, each period billed once,
-only within the plan's dates."""
+only within the plan's dates; monthly fees per calendar month, the first and last months prorated by days."""
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from q2c_harness.canonical import InvoiceLine, RecurringFeePlan
 
 from .errors import AlreadyBilled, IneligibleEntry
-from .rounding import require_minor_units, require_non_negative
+from .rounding import require_minor_units, require_non_negative, round_money
 
 _MONTHS = {"monthly": 1, "quarterly": 3, "annual": 12}
 
@@ -57,3 +59,45 @@ def bill_recurring_fee(
         source_ids=[key],
         contract_version=contract_version,
     )
+
+
+@dataclass(frozen=True)
+class FeePeriod:
+    """One calendar month of a monthly fee: the days the plan covers in it and what they cost."""
+
+    key: str  # stable source id, e.g. ``BP-9:2026-04``
+    start: date
+    end: date
+    days: int
+    days_in_month: int
+    amount: Decimal
+
+
+def monthly_fee_for(plan: RecurringFeePlan, period: str, currency: str) -> FeePeriod | None:
+    """The monthly fee of calendar month ``period`` (``YYYY-MM``): in full for a month the plan covers entirely,
+    else prorated by days, ``round(fee x days covered / days in the month)`` half up (a first month from the start
+    date, a last month to the end date). None when the plan does not cover the month.
+    Raises IneligibleEntry (not a monthly plan), NegativeQuantity, AmountNotInMinorUnits."""
+    if plan.frequency != "monthly":
+        raise IneligibleEntry(f"billing plan {plan.billing_plan_id} bills {plan.frequency}: only monthly fees are "
+                              "billed per calendar month", ref=plan.billing_plan_id)
+    require_non_negative(plan.amount_per_period, f"billing plan {plan.billing_plan_id} amount_per_period")
+    require_minor_units(plan.amount_per_period, currency, f"billing plan {plan.billing_plan_id} amount_per_period")
+    year, month = int(period[:4]), int(period[5:7])
+    dim = calendar.monthrange(year, month)[1]
+    first, last = date(year, month, 1), date(year, month, dim)
+    start = max(first, plan.start_date)
+    end = min(last, plan.end_date) if plan.end_date is not None else last
+    if start > end:
+        return None
+    days = (end - start).days + 1
+    amount = plan.amount_per_period if days == dim else round_money(plan.amount_per_period * days / dim, currency)
+    return FeePeriod(f"{plan.billing_plan_id}:{period}", start, end, days, dim, amount)
+
+
+def recurring_fee_line(fee: FeePeriod, *, invoice_id: str, contract_version: int) -> InvoiceLine:
+    prorated = "" if fee.days == fee.days_in_month else f", {fee.days} of {fee.days_in_month} days"
+    return InvoiceLine(line_id=f"{invoice_id}-{fee.key}", kind="recurring_fee",
+                       description=f"Managed services {fee.start.isoformat()}..{fee.end.isoformat()}{prorated}",
+                       quantity=Decimal("1"), unit_price=fee.amount, amount=fee.amount, source_ids=[fee.key],
+                       contract_version=contract_version)

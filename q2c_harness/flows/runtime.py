@@ -145,6 +145,7 @@ class CoreRuntime:
                 "netsuite": self.intake.poll_payments()}
 
     def run_billing_sync(self, engagement_id: str, period: str) -> Any:
+        time_to_invoice.stage_recurring(self.ctx, engagement_id, period)  # a managed-services fee is due monthly
         wid = self.intake.start_billing(engagement_id, period)
         return None if wid is None else self.engine.runner.result(wid, timeout=600)
 

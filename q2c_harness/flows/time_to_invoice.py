@@ -23,12 +23,15 @@ from q2c_harness.billing import (
     bill_time_and_materials,
     cross_charge,
     determine_tax,
+    monthly_fee_for,
     rate_time_entry,
+    recurring_fee_line,
     round_money,
     select_billable,
 )
 from q2c_harness.billing.errors import CurrencyMismatch, RateCardMismatch
 from q2c_harness.billing.rating import rate_in_force
+from q2c_harness.billing.recurring import FeePeriod
 from q2c_harness.billing.retainers import RetainerBalance, draw_down_retainer, receive_retainer
 from q2c_harness.canonical import (
     Client,
@@ -140,6 +143,26 @@ def fetch_and_stage(ctx: FlowContext, event: dict[str, Any], correlation_id: str
     new = ctx.store.stage(staged)
     return {"staged": [s[0] for s in staged], "new": new,
             "runs": sorted({f"{s[2]}|{s[3]}" for s in staged})}
+
+
+def stage_recurring(ctx: FlowContext, engagement_id: str, period: str) -> int:
+    """Stage a managed-services engagement's fee for the month ``period`` (prorated in its first and last months)
+    as a billing-ready transaction ``F-<plan>:<period>``: the month's billing run bills it once. Returns how many
+    were new (0 for other plans and months the plan does not cover)."""
+    data = ctx.store.engagement(engagement_id)
+    if data is None:
+        return 0
+    sow = load(StatementOfWork, data["sow"])
+    plan = sow.billing_plan
+    if plan.kind != "recurring_fee":
+        return 0
+    fee = monthly_fee_for(plan, period, sow.currency)
+    if fee is None:
+        return 0
+    return ctx.store.stage([(f"F-{fee.key}", "recurring", engagement_id, period,
+                             {"fee": {"key": fee.key, "start": fee.start.isoformat(), "end": fee.end.isoformat(),
+                                      "days": fee.days, "days_in_month": fee.days_in_month,
+                                      "amount": str(fee.amount)}})])
 
 
 def _psa_rate(rec: dict[str, Any]) -> str | None:
@@ -262,6 +285,13 @@ def rate_run(ctx: FlowContext, run: dict[str, Any], correlation_id: str) -> dict
                                  unit_price=ex.amount, amount=ex.amount, source_ids=[ex.expense_id],
                                  contract_version=sow.current.version))
         amounts[f"X-{ex.expense_id}"] = ex.amount
+    for s in sorted((s for s in staged.values() if s["kind"] == "recurring"), key=lambda s: s["source_id"]):
+        f = s["fee"]
+        line = recurring_fee_line(FeePeriod(f["key"], date.fromisoformat(f["start"]), date.fromisoformat(f["end"]),
+                                            f["days"], f["days_in_month"], Decimal(f["amount"])),
+                                  invoice_id=invoice_id, contract_version=sow.current.version)
+        lines.append(line)
+        amounts[s["source_id"]] = line.amount
     if not lines:
         return {"empty": True}
     seller = ctx.ref.entity(engagement.contracting_entity_id)
@@ -351,6 +381,7 @@ def invoice_body(ctx: FlowContext, invoice: InvoiceEvent, keys: dict[str, Any],
     item_ids = {k: str(ctx.ns_id("serviceSaleItem", item_eid(k), what="service item"))
                 for k in ("time", "expense", "milestone", "adjustment")}
     item_ids["retainer_drawdown"] = item_ids["adjustment"]
+    item_ids["recurring_fee"] = item_ids["milestone"]  # a fixed fee per month: the fixed-fee service item
     from .quote_to_project import _currency_id
 
     body = nsmap.invoice_payload(invoice, customer_id=keys["customer_id"],

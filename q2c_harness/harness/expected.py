@@ -159,3 +159,17 @@ def realized_gain(foreign_amount: Decimal, booking_rate: Decimal, settlement_rat
                   functional_currency: str) -> Decimal:
     """ASC 830-20: EUR 2,000 booked at 1.40 and collected at 1.45 is a USD 100.00 gain."""
     return money(foreign_amount * (settlement_rate - booking_rate), functional_currency)
+
+
+def monthly_fee(fee: Decimal, start: date, end: date | None, year: int, month: int, currency: str) -> Decimal | None:
+    """A monthly fee for one calendar month: the whole fee when the term covers the month, else fee x the days it
+    covers / the days in the month, rounded half up; None when the term does not reach the month."""
+    import calendar
+
+    days_in_month = calendar.monthrange(year, month)[1]
+    first, last = date(year, month, 1), date(year, month, days_in_month)
+    lo, hi = max(first, start), min(last, end) if end is not None else last
+    if lo > hi:
+        return None
+    days = (hi - lo).days + 1
+    return fee if days == days_in_month else money(fee * days / days_in_month, currency)

@@ -42,6 +42,7 @@ from q2c_harness.canonical import (
     Payment,
     RateCard,
     RateCardVersion,
+    RecurringFeePlan,
     RetainerPlan,
     RoleRate,
     StatementOfWork,
@@ -258,6 +259,8 @@ class _Crm:
     amendments: dict[str, list[tuple[Decimal, date]]]  # engagement -> accepted amendment quotes, in order
     retainer: dict[str, Decimal]
     status: dict[str, dict[str, Any]]
+    # engagement -> the signed quote's Recurring lines: (fee per period, start, end, billing frequency)
+    recurring: dict[str, list[tuple[Decimal, date | None, date | None, str]]] = field(default_factory=dict)
 
 
 async def _read_crm(ctx: RunContext) -> _Crm:
@@ -274,6 +277,15 @@ async def _read_crm(ctx: RunContext) -> _Crm:
             out.signed[eng] = _dec(primary[0]["SBQQ__NetAmount__c"])
         out.amendments[eng] = [(_dec(q["SBQQ__NetAmount__c"]), _day(q["LastModifiedDate"])) for q in quotes
                                if q.get("SBQQ__Type__c") == "Amendment" and q.get("SBQQ__Status__c") == "Accepted"]
+        if primary and er.spec.billing == "recurring_fee":
+            lines = await v.sf_query("SELECT Id, SBQQ__NetPrice__c, SBQQ__StartDate__c, SBQQ__EndDate__c, "
+                                     "SBQQ__BillingFrequency__c, SBQQ__ChargeType__c FROM SBQQ__QuoteLine__c WHERE "
+                                     f"SBQQ__Quote__c = '{primary[0]['Id']}' ORDER BY Id")
+            out.recurring[eng] = [(_dec(ln["SBQQ__NetPrice__c"]),
+                                   _day(ln["SBQQ__StartDate__c"]) if ln.get("SBQQ__StartDate__c") else None,
+                                   _day(ln["SBQQ__EndDate__c"]) if ln.get("SBQQ__EndDate__c") else None,
+                                   str(ln.get("SBQQ__BillingFrequency__c"))) for ln in lines
+                                  if ln.get("SBQQ__ChargeType__c") == "Recurring"]
         if er.spec.billing == "retainer":
             rows = await v.sf_query(f"SELECT Id, Q2C_Retainer_Amount__c FROM Opportunity WHERE Id = "
                                     f"'{er.sf_opportunity}'")
@@ -315,6 +327,13 @@ def _statements_of_work(ctx: RunContext, psa: _Psa, crm: _Crm) -> tuple[list[Sta
         if spec.billing == "fixed_fee":
             plan = FixedFeePlan(correlation_id=f"scenario-{eng}", billing_plan_id=f"{eng}-PLAN", fee=fee,
                                 milestones=ms_by_eng.get(eng, []))
+        elif spec.billing == "recurring_fee" and crm.recurring.get(eng):
+            lines = crm.recurring[eng]
+            plan = RecurringFeePlan(correlation_id=f"scenario-{eng}", billing_plan_id=f"{eng}-PLAN",
+                                    amount_per_period=total(ln[0] for ln in lines),
+                                    frequency={"Monthly": "monthly", "Quarterly": "quarterly",
+                                               "Annual": "annual"}.get(lines[0][3], "monthly"),  # type: ignore[arg-type]
+                                    start_date=lines[0][1] or spec.start, end_date=lines[0][2] or spec.end)
         elif spec.billing == "retainer":
             plan = RetainerPlan(correlation_id=f"scenario-{eng}", billing_plan_id=f"{eng}-PLAN",
                                 retainer_amount=spec.retainer_amount or spec.value, rate_card_id=spec.rate_card,

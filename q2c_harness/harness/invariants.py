@@ -39,6 +39,7 @@ from q2c_harness.canonical import (
     Milestone,
     Payment,
     RateCard,
+    RecurringFeePlan,
     RetainerPlan,
     StatementOfWork,
     TimeAndMaterialsPlan,
@@ -547,13 +548,49 @@ def _contract_value(facts: Facts, sow: StatementOfWork) -> Decimal:
     return ex.contract_value(sow.baseline.value, _approved_deltas(facts, sow.sow_id))
 
 
+def _check_recurring(t: Tally, facts: Facts, sow: StatementOfWork, plan: RecurringFeePlan) -> None:
+    """A monthly fee: each calendar month billed once, in or after the month, for the fee prorated by the days the
+    term covers (the first and last months); none outside the term, none skipped up to the last month billed."""
+    billed: dict[str, str] = {}
+    for inv in sorted((i for i in _live(facts) if i.sow_id == sow.sow_id), key=lambda i: i.invoice_date):
+        for ln in inv.lines:
+            if ln.kind != "recurring_fee":
+                continue
+            month = (ln.source_ids[0] if ln.source_ids else "").rpartition(":")[2]
+            refs = (sow.sow_id, inv.invoice_id, ln.line_id)
+            if not t.check(len(month) == 7 and month[4] == "-", f"recurring line {ln.line_id} names no month",
+                           "<plan>:<YYYY-MM>", ln.source_ids, *refs):
+                continue
+            t.check(month not in billed, f"SOW {sow.sow_id}: month {month} billed twice ({billed.get(month)}, "
+                    f"{inv.invoice_id})", 1, 2, *refs)
+            billed[month] = inv.invoice_id
+            want = ex.monthly_fee(plan.amount_per_period, plan.start_date, plan.end_date, int(month[:4]),
+                                  int(month[5:]), sow.currency)
+            if not t.check(want is not None, f"SOW {sow.sow_id}: month {month} is outside the term "
+                           f"{plan.start_date}..{plan.end_date}", "a month of the term", month, *refs):
+                continue
+            t.same(want, ln.amount, f"SOW {sow.sow_id}: the fee for {month} is {want} (prorated by days), invoice "
+                   f"{inv.invoice_id} bills {ln.amount}", *refs)
+            t.check(inv.invoice_date.isoformat()[:7] >= month, f"SOW {sow.sow_id}: {month} billed in advance on "
+                    f"{inv.invoice_date}", f">= {month}", inv.invoice_date.isoformat(), *refs)
+    if billed:
+        y, m = plan.start_date.year, plan.start_date.month
+        while f"{y}-{m:02d}" <= max(billed):
+            t.check(f"{y}-{m:02d}" in billed, f"SOW {sow.sow_id}: month {y}-{m:02d} of the term was never billed",
+                    "billed", None, sow.sow_id)
+            y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+
+
 def check_fixed_fee(facts: Facts) -> Tally:
     """Σ schedule = fee; Σ invoiced <= baseline + approved change orders; a milestone billed once, for its amount,
-    and only when accepted on or before the invoice date."""
+    and only when accepted on or before the invoice date. A recurring (managed-services) fee: see
+    `_check_recurring`."""
     t = Tally(FIXED_FEE)
     milestones = _index(_milestones(facts), "milestone_id")
     for sow in facts.statements_of_work:
         plan = sow.billing_plan
+        if isinstance(plan, RecurringFeePlan) and plan.frequency == "monthly":
+            _check_recurring(t, facts, sow, plan)
         if not isinstance(plan, FixedFeePlan):
             continue
         t.same(plan.fee, total(m.amount for m in plan.milestones), f"SOW {sow.sow_id}: the milestone schedule does "

@@ -342,6 +342,12 @@ def _asset_for_liability(out: Any, *a: Any, **k: Any) -> Any:
     return dataclasses.replace(out, contract_asset=out.contract_liability, contract_liability=out.contract_asset)
 
 
+def _no_proration(out: Any, plan: Any, *a: Any, **k: Any) -> Any:
+    if out is None or out.amount == plan.amount_per_period:
+        return out
+    return dataclasses.replace(out, amount=plan.amount_per_period)  # a part month billed as a whole one
+
+
 T2I = "q2c_harness.flows.time_to_invoice"
 RI = "q2c_harness.flows.revenue_inputs"
 CR = "q2c_harness.flows.credit_and_rebill"
@@ -442,6 +448,9 @@ BUILTIN: list[Mutant] = [
     Mutant("revenue.asset_for_liability", "billing ahead of revenue reported as a contract asset, not a liability",
            (f"{RI}:contract_position",), result=_asset_for_liability, scenarios=("fixed_fee_change_order",),
            guards=("8.revenue_inputs",)),
+    Mutant("recurring.no_proration", "a managed-services fee billed in full for the part months of its term",
+           (f"{T2I}:monthly_fee_for",), result=_no_proration, scenarios=("managed_services",),
+           guards=("4.fixed_fee", "expectations")),
     Mutant("exceptions.swallowed", "a business exception swallowed instead of parked",
            (f"{T2I}:owned", f"{MS}:owned"), replace=_swallow_business_errors,
            scenarios=("exceptions_and_resolution",), guards=("expectations",)),

@@ -156,7 +156,7 @@ class CloseQuote(_M):
     engagement: str
     client: str
     entity: str  # contracting entity
-    billing: Literal["time_and_materials", "fixed_fee", "retainer"]
+    billing: Literal["time_and_materials", "fixed_fee", "retainer", "recurring_fee"]
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     value: Money
     budget: Money | None = None
@@ -168,6 +168,8 @@ class CloseQuote(_M):
     not_to_exceed: Money | None = None
     milestones: list[MilestoneSpec] = Field(default_factory=list)
     retainer_amount: Money | None = None
+    monthly_fee: Money | None = Field(default=None, gt=0, description="recurring_fee: the managed-services fee per "
+                                      "month (a Recurring, Monthly quote line from start to end)")
     delivering_entities: list[str] = Field(default_factory=list)
     team: list[TeamMember | str] = Field(default_factory=list)
 

@@ -343,6 +343,11 @@ async def close_quote(ctx: RunContext, st: sc.CloseQuote) -> str:
         lines = [{"SBQQ__Description__c": m.name, "SBQQ__Quantity__c": 1, "SBQQ__NetPrice__c": float(m.amount),
                   "SBQQ__NetTotal__c": float(m.amount), "SBQQ__ChargeType__c": "One-Time",
                   "SBQQ__EndDate__c": m.due.isoformat()} for m in st.milestones]
+    elif st.billing == "recurring_fee":  # CPQ: a subscription line billed monthly over the quote's term
+        lines = [{"SBQQ__Description__c": f"{name} managed services"[:255], "SBQQ__Quantity__c": 1,
+                  "SBQQ__NetPrice__c": float(st.monthly_fee or st.value), "SBQQ__NetTotal__c": float(st.value),
+                  "SBQQ__ChargeType__c": "Recurring", "SBQQ__BillingFrequency__c": "Monthly",
+                  "SBQQ__StartDate__c": st.start.isoformat(), "SBQQ__EndDate__c": st.end.isoformat()}]
     else:
         lines = [{"SBQQ__Description__c": f"{name} professional services"[:255], "SBQQ__Quantity__c": 1,
                   "SBQQ__NetPrice__c": float(st.value), "SBQQ__NetTotal__c": float(st.value),

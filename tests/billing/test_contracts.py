@@ -134,3 +134,21 @@ def test_recurring_fee_bills_each_period_once_within_the_plan():
     with pytest.raises(IneligibleEntry, match="after billing plan BP-MS ends"):
         bill_recurring_fee(_recurring("monthly", end=date(2026, 3, 31)), period_start=date(2026, 4, 15),
                            invoice_id="INV-4", contract_version=1, currency="USD")
+
+
+def test_a_monthly_fee_is_prorated_by_days_in_its_first_and_last_calendar_months():
+    from q2c_harness.billing import monthly_fee_for
+    from q2c_harness.billing.errors import IneligibleEntry
+    from q2c_harness.canonical import RecurringFeePlan
+
+    plan = RecurringFeePlan(correlation_id="c", billing_plan_id="BP-MS", amount_per_period=D("4500.00"),
+                            frequency="monthly", start_date=date(2026, 11, 10), end_date=date(2027, 1, 20))
+    fees = {m: monthly_fee_for(plan, m, "USD") for m in ("2026-10", "2026-11", "2026-12", "2027-01", "2027-02")}
+    assert fees["2026-10"] is None and fees["2027-02"] is None  # outside the term
+    nov, dec, jan = fees["2026-11"], fees["2026-12"], fees["2027-01"]
+    assert (nov.key, nov.start, nov.days, nov.days_in_month, nov.amount) == ("BP-MS:2026-11", date(2026, 11, 10), 21,
+                                                                             30, D("3150.00"))
+    assert dec.amount == D("4500.00") and (dec.start, dec.end) == (date(2026, 12, 1), date(2026, 12, 31))
+    assert (jan.end, jan.days, jan.amount) == (date(2027, 1, 20), 20, D("2903.23"))  # 2,903.2258 half up
+    with pytest.raises(IneligibleEntry, match="only monthly fees"):
+        monthly_fee_for(_recurring(), "2026-04", "USD")
