@@ -235,6 +235,8 @@ def _load_month_end(args: argparse.Namespace) -> int:
     opts.distributed = args.distributed
     opts.endpoints_file = args.endpoints_file
     opts.db_url = args.db_url
+    if args.core_workers and not (args.db_url or "").startswith("postgresql"):
+        raise UsageError("--core-workers N shares the core's queue through PostgreSQL: give --db-url postgresql://...")
     opts.core_workers = args.core_workers
     opts.psa_rate = args.psa_rate
     opts.out = args.out
@@ -395,7 +397,7 @@ def _load_parsers(commands: argparse._SubParsersAction) -> None:
     me.add_argument("--db-url", type=db_url, default=None, metavar="PATH|URL",
                     help="the core's database: a SQLite file path or a URL (default: SQLite in the run directory)")
     me.add_argument("--core-workers", type=non_negative_int, default=0,
-                    help="`q2c core worker` processes (PostgreSQL)")
+                    help="`q2c core worker` processes sharing the core's queue (needs a PostgreSQL --db-url)")
     me.add_argument("--psa-rate", type=non_negative_float, default=200.0,
                     help="PSA token-bucket refill per second (default 200; 0: keep the simulator's)")
     me.add_argument("--out", default="reports/load",

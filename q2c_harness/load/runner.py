@@ -5,6 +5,10 @@ Phases (each timed): start -> setup (sell, activate, staff, plan) -> burst (Locu
 background thread, as `q2c core serve` does) -> drain (the runner approves stragglers, polls until no event is
 left and runs every due billing run) -> checks (through the vendors' APIs) -> report (reports/load/).
 
+The core runs on the durable runtime it runs on in production (DBOS): the runner's core polls, schedules and
+executes queued workflows like `q2c core serve`; `--core-workers N` adds N `q2c core worker` processes that share
+the queue through PostgreSQL.
+
 Never green on nothing: Locust exiting non-zero, or sending no request, fails the run with the reason. Paths are
 the user's: the run directory (.q2c/load/) and the reports (--out) are relative to the working directory.
 """
@@ -43,7 +47,7 @@ class LoadOptions:
     consultants: int = 0
     endpoints_file: str | None = None
     db_url: str | None = None
-    core_workers: int = 0  # with --distributed and a PostgreSQL --db-url: `q2c core worker` processes
+    core_workers: int = 0  # `q2c core worker` processes sharing the queue (a PostgreSQL --db-url)
     psa_rate: float = 200.0  # PSA token bucket refill (per second) for the run; the default is 50
     out: str = "reports/load"
     name: str = "month-end"
@@ -138,6 +142,18 @@ def _wait_endpoints(path: Path, proc: subprocess.Popen[bytes], timeout: float = 
     raise TimeoutError("the simulators did not start")
 
 
+def _wait_ready(log: Path, proc: subprocess.Popen[bytes], line: str, timeout: float = 180.0) -> None:
+    """Until a spawned process prints that it is ready (a worker that joins late would measure nothing)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{log.stem} exited with {proc.returncode}: {log.read_text()[-2000:]}")
+        if line in log.read_text(errors="replace"):
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"{log.stem} did not start within {timeout:.0f} s")
+
+
 def _set_psa_rate(spec: dict[str, Any], rate: float) -> None:
     """The PSA's per-account token bucket (bursts of 600, refill 50/s by default) with another refill rate."""
     url = spec["simulators"]["psa"]
@@ -229,11 +245,20 @@ class MonthEndRun:
                                          verify=spec.get("ca_bundle") or True) as admin:
                 await provision_salesforce_fields(admin, SF_TENANT)
         asyncio.run(fields())
-        self.core = CoreRuntime.from_config(endpoints_file=str(self.endpoints_file), db_url=db_url, durable=False)
+        self.core = CoreRuntime.from_config(endpoints_file=str(self.endpoints_file), db_url=db_url, durable=True,
+                                            executor_id="load-runner")
         for client in (self.core.vendors.sf, self.core.vendors.ns, self.core.vendors.psa):
-            client.call_log = self.calls
+            client.call_log = self.calls  # the runner's own calls; a worker process logs its own
         self.core.provision()
-        self.phase("start core + provision", t0)
+        workers = [self.spawn(f"core-worker-{n + 1}", [sys.executable, "-m", "q2c_harness.cli", "core", "worker",
+                                                       "--endpoints-file", str(self.endpoints_file), "--db-url", db_url,
+                                                       "--executor-id", f"load-worker-{n + 1}"])
+                   for n in range(self.opts.core_workers)]
+        for n, proc in enumerate(workers, start=1):
+            _wait_ready(self.work / f"core-worker-{n}.log", proc, "executing queued workflows")
+        if workers:
+            self.record.notes.append(f"{self.opts.core_workers} `q2c core worker` processes share the queue")
+        self.phase("start core (DBOS) + provision", t0)
 
     def setup_world(self, spec: dict[str, Any]) -> Path:
         from . import world
@@ -341,6 +366,9 @@ class MonthEndRun:
         quiet = 0
         while quiet < 2:
             n = self.core_tick()
+            outcome = self.core.drain_sync()  # the queued workflows (any worker's) end before the next tick
+            if outcome["error"] or outcome["other"]:
+                self.record.notes.append(f"drain: workflows not successful: {outcome}")
             quiet = quiet + 1 if n == 0 else 0
         self.drain_seconds = self.phase("drain (intake + every due billing run)", t0)
 
