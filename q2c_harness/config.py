@@ -104,7 +104,9 @@ CREDENTIAL_KINDS: dict[str, dict[str, dict[str, tuple[str, bool]]]] = {
         "bearer": {"token": (SECRET, True)},
     },
     "psa": {"bearer": {"token": (SECRET, True)}},
-    "tax": {"bearer": {"token": (SECRET, True)}},
+    # AvaTax: HTTP Basic with the account id and license key, or a bearer token
+    "tax": {"basic": {"account_id": (IDENTIFIER, True), "license_key": (SECRET, True)},
+            "bearer": {"token": (SECRET, True)}},
     "payments": {"bearer": {"token": (SECRET, True)}},
 }
 JWT_ALGORITHMS = ("PS256", "RS256", "ES256", "ES384", "ES512")
@@ -144,7 +146,8 @@ class VendorSettings:
     concurrency: int | None = None  # the account's budget of requests in flight (None: the connector's default)
     account: str | None = None  # NetSuite account id (1234567_SB1)
     api_version: str | None = None  # Salesforce REST version (59.0)
-    webhook_secret: SecretRef | None = None  # PSA webhooks
+    webhook_secret: SecretRef | None = None  # PSA webhooks; payment gateway webhooks
+    company: str | None = None  # the tax service's company code
     ca_bundle: str | None = None
     timeout: float = 30.0
 
@@ -204,7 +207,8 @@ class EntitySettings:
 @dataclass(frozen=True)
 class TaxPolicy:
     """``rates``: the standard rate per seller country, from this file; ``netsuite``: from the NetSuite tax codes
-    (``salesTaxItem``) named per country in ``codes``."""
+    (``salesTaxItem``) named per country in ``codes``; ``service``: each invoice's tax from the tax service
+    (``[vendors.tax]``), committed when NetSuite holds the invoice."""
 
     source: str = "rates"
     rates: Mapping[str, Decimal] = field(default_factory=dict)
@@ -458,7 +462,7 @@ def _vendor(r: _Reader, name: str, table: Any, core: bool) -> VendorSettings | N
         return None
     allowed = {"base_url", "credentials", "concurrency", "ca_bundle", "timeout",
                *({"account"} if name == "netsuite" else ()), *({"api_version"} if name == "salesforce" else ()),
-               *({"webhook_secret"} if name == "psa" else ())}
+               *({"webhook_secret"} if name == "psa" else ()), *({"company"} if name == "tax" else ())}
     r.unknown(table, path, allowed)
     base_url = r.url(table, "base_url", path, required=True)
     creds = _credentials(r, name, table.get("credentials"), f"{path}.credentials")
@@ -470,6 +474,8 @@ def _vendor(r: _Reader, name: str, table: Any, core: bool) -> VendorSettings | N
     api_version = r.string(table, "api_version", path, pattern=re.compile(r"^\d{2}\.\d$"),
                            what="a REST API version (59.0)")
     hook = r.secret(table["webhook_secret"], f"{path}.webhook_secret") if "webhook_secret" in table else None
+    company = r.string(table, "company", path, pattern=re.compile(r"^[A-Za-z0-9_.-]{1,25}$"),
+                       what="an AvaTax company code")
     ca = r.string(table, "ca_bundle", path)
     if ca is not None and not Path(ca).expanduser().is_file():
         r.bad(f"{path}.ca_bundle", f"{ca}: no such file")
@@ -480,7 +486,7 @@ def _vendor(r: _Reader, name: str, table: Any, core: bool) -> VendorSettings | N
     if base_url is None or creds is None:
         return None
     return VendorSettings(name, base_url, creds, concurrency=concurrency, account=account, api_version=api_version,
-                          webhook_secret=hook, ca_bundle=ca, timeout=float(timeout))
+                          webhook_secret=hook, ca_bundle=ca, timeout=float(timeout), company=company)
 
 
 def _salesforce(r: _Reader, data: Mapping[str, Any]) -> SalesforceSettings:
@@ -574,7 +580,7 @@ def _entities(r: _Reader, data: Mapping[str, Any]) -> dict[str, EntitySettings]:
 
 def _tax(r: _Reader, data: Mapping[str, Any]) -> TaxPolicy:
     t = r.table(data, "tax", "tax", ("source", "rates", "codes"))
-    source = r.string(t, "source", "tax", default="rates", choices=("rates", "netsuite")) or "rates"
+    source = r.string(t, "source", "tax", default="rates", choices=("rates", "netsuite", "service")) or "rates"
     rates: dict[str, Decimal] = {}
     for country, value in r.table(t, "rates", "tax.rates").items():
         if not _COUNTRY.match(country):
@@ -655,6 +661,8 @@ def parse_config(data: Mapping[str, Any], *, core: bool = True, source: str = ""
         if reference.source == "vendors":
             if not entities:
                 r.bad("entities", "missing: name at least one legal entity and its NetSuite subsidiary")
+            if tax.source == "service" and "tax" not in vtable:
+                r.bad("vendors.tax", "missing: tax.source = \"service\" takes each invoice's tax from the tax service")
             if tax.source == "rates" and not tax.rates:
                 r.bad("tax.rates", "missing: the standard rate per seller country (or source = \"netsuite\")")
             for eid, e in entities.items():

@@ -18,7 +18,14 @@ from .retainers import RetainerBalance, draw_down_retainer, receive_retainer
 from .revenue import ContractPosition, contract_position, cumulative_revenue, percent_complete, period_revenue
 from .rounding import minor_units, quantum, round_money
 from .splits import split_amount
-from .tax import REVERSE_CHARGE_NOTE, TaxDetermination, determine_tax, is_valid_vat_id, tax_amount
+from .tax import (
+    REVERSE_CHARGE_NOTE,
+    TaxDetermination,
+    determine_tax,
+    is_valid_vat_id,
+    missing_tax_attributes,
+    tax_amount,
+)
 from .time_and_materials import HeldAmount, TimeAndMaterialsBilling, bill_time_and_materials
 
 __all__ = [
@@ -27,6 +34,7 @@ __all__ = [
     "TaxDetermination", "TimeAndMaterialsBilling", "apply_cash", "apply_change_order", "approved_value_delta",
     "assemble_invoice", "bill_milestone", "bill_recurring_fee", "period_key", "bill_time_and_materials", "contract_position", "cross_charge",
     "cumulative_revenue", "current_contract_version", "determine_tax", "draw_down_retainer", "eliminate",
+    "missing_tax_attributes",
     "elimination_total", "entry_id", "fx_rate_date", "monthly_fee_for", "recurring_fee_line", "invoice_status", "is_valid_vat_id", "minor_units",
     "open_balance", "percent_complete", "period_revenue", "quantum", "rate_card_version_on", "rate_in_force",
     "rate_time_entry", "realized_fx_gain_loss", "receive_retainer", "require_billable", "round_money",

@@ -71,3 +71,23 @@ def determine_tax(seller: LegalEntity, customer: Client, tax_rates: Mapping[str,
 
 def tax_amount(net: Decimal, determination: TaxDetermination, currency: str) -> Decimal:
     return round_money(net * determination.rate_percent / Decimal("100"), currency)
+
+
+# Where a tax service sources sales tax from the destination address, the state and ZIP decide the jurisdictions
+# (AvaTax: "a complete address ... gives the most accurate rates", developer.avalara.com/avatax/address-validation/);
+# VAT needs only the country.
+_ADDRESS_SOURCED = frozenset({"US", "CA"})
+
+
+def missing_tax_attributes(customer: Client) -> list[str]:
+    """What the client's record lacks for a tax service to determine its tax (empty: complete). An invoice for a
+    client with gaps is held as a business exception, never posted untaxed."""
+    if customer.country not in _ADDRESS_SOURCED:
+        return []
+    addr = customer.address
+    missing = []
+    if addr is None or not addr.region:
+        missing.append("billing state")
+    if addr is None or not addr.postal_code:
+        missing.append("billing postal code")
+    return missing

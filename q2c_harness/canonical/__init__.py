@@ -41,7 +41,7 @@ from .money import (
     Money,
     is_known_currency,
 )
-from .parties import Client, LegalEntity, TaxRegime
+from .parties import Client, LegalEntity, PostalAddress, TaxRegime
 from .transactions import BillingStatus, ExpenseTransaction, TimeTransaction
 
 __all__ = [
@@ -49,7 +49,7 @@ __all__ = [
     "BillingStatus", "CanonicalObject", "CashApplication", "ChangeOrder", "Client",
     "ContractVersion", "CreditMemo", "CurrencyCode", "CustomerSplit", "Engagement",
     "ExpenseTransaction", "FixedFeePlan", "FxPolicy", "InvoiceEvent", "InvoiceLine",
-    "LegalEntity", "LineKind", "Milestone", "Money", "Payment", "RateCard",
+    "LegalEntity", "LineKind", "Milestone", "Money", "Payment", "PostalAddress", "RateCard",
     "RateCardVersion", "RecurringFeePlan", "ResourceAssignment", "RetainerPlan",
     "RoleRate", "StatementOfWork", "TaxRegime", "TimeAndMaterialsPlan", "TimeTransaction",
     "is_known_currency",

@@ -6,12 +6,22 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from .money import CanonicalObject, CurrencyCode
+from .money import CanonicalObject, CurrencyCode, Strict
 
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 """ISO 3166-1 alpha-2 country code."""
 
 TaxRegime = Literal["EU_VAT", "UK_VAT", "US_SALES_TAX", "IN_GST", "JP_CT", "AU_GST", "NONE"]
+
+
+class PostalAddress(Strict):
+    """Where a client is billed: what a tax service sources US sales tax from (state, city, ZIP)."""
+
+    line1: str | None = None
+    city: str | None = None
+    region: str | None = None  # state or province code, e.g. "CA"
+    postal_code: str | None = None
+    country: CountryCode
 
 
 class Client(CanonicalObject):
@@ -24,6 +34,8 @@ class Client(CanonicalObject):
     is_business: bool = True
     # VAT registration number incl. country prefix, e.g. "DE123456789"; required for reverse charge.
     vat_id: str | None = None
+    # The billing address (Salesforce Account Billing*); None when the CRM holds only the country.
+    address: PostalAddress | None = None
 
 
 class LegalEntity(CanonicalObject):

@@ -17,6 +17,7 @@ from .http import Authenticator, BearerToken
 from .netsuite import NetSuiteClient, NetSuiteOAuth2, NetSuiteTBA
 from .psa import PsaClient
 from .salesforce import DEFAULT_LOGIN_URL, SalesforceAuth, SalesforceClient
+from .tax import AvaTaxBasic, TaxClient
 
 
 def _common(v: VendorSettings, kw: dict[str, Any]) -> dict[str, Any]:
@@ -68,7 +69,15 @@ def psa_client(v: VendorSettings, environ: Mapping[str, str] | None = None, **kw
     return PsaClient(f"{v.base_url}/api/v1", token=v.credentials.token.read(environ), **_common(v, kw))
 
 
-CLIENTS = {"salesforce": salesforce_client, "netsuite": netsuite_client, "psa": psa_client}
+def tax_client(v: VendorSettings, environ: Mapping[str, str] | None = None, **kw: Any) -> TaxClient:
+    """The tax service (AvaTax REST v2 style, ``{base_url}/api/v2``): Basic account id + license key, or bearer."""
+    c = v.credentials
+    auth: Authenticator = (AvaTaxBasic(c.get("account_id", environ) or "", c.get("license_key", environ) or "")
+                           if c.type == "basic" else BearerToken(c.token.read(environ)))
+    return TaxClient(v.base_url, auth=auth, company=v.company or "DEFAULT", **_common(v, kw))
+
+
+CLIENTS = {"salesforce": salesforce_client, "netsuite": netsuite_client, "psa": psa_client, "tax": tax_client}
 
 
 async def access_token(v: VendorSettings, environ: Mapping[str, str] | None = None, **kw: Any) -> str:

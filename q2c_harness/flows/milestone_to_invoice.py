@@ -16,6 +16,7 @@ from q2c_harness.canonical import Client, Engagement, Milestone, StatementOfWork
 from q2c_harness.engine.events import MILESTONE_APPROVED
 from q2c_harness.errors import BusinessError
 
+from . import tax_service
 from .cash_to_crm import post_invoice_status
 from .context import FlowContext, load, owned
 from .time_to_invoice import write_invoice
@@ -85,6 +86,14 @@ def register(ctx: FlowContext) -> None:
                       {"invoice_id": plan["invoice"]["invoice_id"], "amount": plan["invoice"]["net_total"]})
         return plan
 
+    @engine.step("q2c.milestone.tax")
+    def s_tax(plan: dict[str, Any]) -> dict[str, Any]:
+        return tax_service.quote_tax(ctx, plan)
+
+    @engine.step("q2c.milestone.tax_commit")
+    def s_tax_commit(plan: dict[str, Any]) -> dict[str, Any]:
+        return tax_service.commit_tax(ctx, plan["invoice"]["invoice_id"])
+
     @engine.step("q2c.milestone.invoice")
     def s_invoice(plan: dict[str, Any]) -> dict[str, Any]:
         return write_invoice(ctx, plan)
@@ -98,7 +107,11 @@ def register(ctx: FlowContext) -> None:
 
     def flow(message: dict[str, Any]) -> dict[str, Any]:
         plan = s_plan(message["payload"], message["correlation_id"])
+        if tax_service.uses_tax_service(ctx):
+            plan = s_tax(plan)
         ns_invoice = s_invoice(plan)
+        if tax_service.uses_tax_service(ctx):
+            s_tax_commit(plan)
         s_status(plan, ns_invoice)
         return {"status": "invoiced", "invoice_id": plan["invoice"]["invoice_id"], "netsuite_id": ns_invoice["id"]}
 

@@ -96,10 +96,19 @@ class CoreRuntime:
                          ref: ReferenceData | None = None, provision: bool = True, sf_tenant: str = SF_TENANT,
                          ns_account: str = NS_ACCOUNT, psa_account: str = PSA_ACCOUNT,
                          webhook_secret: str | None = None, worker_concurrency: int = 8,
-                         **config_changes: Any) -> AsyncIterator["CoreRuntime"]:
+                         tax_service: bool = False, **config_changes: Any) -> AsyncIterator["CoreRuntime"]:
         """The core against in-process simulators (``build_simulators``): credentials minted through their admin
-        APIs, the integration provisioned (custom fields, NetSuite master data), SQLite in a temp file by default."""
-        transports = {name: httpx.ASGITransport(sims[name].asgi) for name in ("salesforce", "netsuite", "psa")}
+        APIs, the integration provisioned (custom fields, NetSuite master data), SQLite in a temp file by default.
+        ``tax_service``: invoices are taxed by the tax simulator (an account minted for the core, unless
+        ``config_changes`` name one)."""
+        names = ("salesforce", "netsuite", "psa", *(("tax",) if tax_service or config_changes.get("tax_url") else ()))
+        transports = {name: httpx.ASGITransport(sims[name].asgi) for name in names}
+        if tax_service and not config_changes.get("tax_account"):
+            async with httpx.AsyncClient(transport=transports["tax"], base_url="https://tax.sim") as a:
+                r = await a.post("/__admin/tax/accounts", json={})
+                r.raise_for_status()
+                config_changes = {**config_changes, "tax_url": "https://tax.sim",
+                                  "tax_account": str(r.json()["account_id"]), "tax_license_key": r.json()["license_key"]}
         async with httpx.AsyncClient(transport=transports["salesforce"], base_url="https://salesforce.sim") as a:
             sf_token = (await a.post("/__admin/salesforce/tokens", json={"tenant": sf_tenant})).json()["access_token"]
             if provision:

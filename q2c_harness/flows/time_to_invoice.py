@@ -48,6 +48,7 @@ from q2c_harness.engine.db import sha256_hex
 from q2c_harness.engine.events import BILLING_EVENT_CREATED, TIME_APPROVED
 from q2c_harness.errors import BusinessError
 
+from . import tax_service
 from .cash_to_crm import post_invoice_status
 from .context import FlowContext, load, owned
 from .reference import entity_eid, ic_customer_eid, item_eid, resource_eid
@@ -457,6 +458,14 @@ def register(ctx: FlowContext) -> None:
                            "charges": rated["charges"]})
         return rated
 
+    @step("q2c.billing.tax")
+    def s_tax(rated: dict[str, Any]) -> dict[str, Any]:
+        return tax_service.quote_tax(ctx, rated)
+
+    @step("q2c.billing.tax_commit")
+    def s_tax_commit(rated: dict[str, Any]) -> dict[str, Any]:
+        return tax_service.commit_tax(ctx, rated["invoice"]["invoice_id"])
+
     @step("q2c.billing.timebills")
     def s_timebills(run: dict[str, Any], rated: dict[str, Any], chunk: int) -> dict[str, Any]:
         return sync_time_chunk(ctx, run, rated, chunk)
@@ -502,9 +511,13 @@ def register(ctx: FlowContext) -> None:
         rated = s_rate(run, message["correlation_id"])
         if rated["empty"]:
             return {"status": "empty", "run_id": run["run_id"]}
+        if tax_service.uses_tax_service(ctx):  # before any NetSuite write: an outage leaves nothing half-posted
+            rated = s_tax(rated)
         for chunk in range((len(rated["timebills"]) + CHUNK - 1) // CHUNK):
             s_timebills(run, rated, chunk)
         ns_invoice = s_invoice(rated)
+        if tax_service.uses_tax_service(ctx):
+            s_tax_commit(rated)
         charges = s_ic(rated)
         result = s_finish(run, rated, ns_invoice, charges)
         s_status(rated, ns_invoice)

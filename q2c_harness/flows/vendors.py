@@ -8,7 +8,8 @@ budget (the ``VendorAccount`` semaphore) shared by every workflow of the process
 
 Credentials: ``VendorConfig.from_env()`` (``Q2C_SF_URL``/``Q2C_SF_TOKEN``, ``Q2C_NS_URL``/``Q2C_NS_ACCOUNT`` with
 ``Q2C_NS_TOKEN`` or TBA ``Q2C_NS_CONSUMER_KEY``/``Q2C_NS_CONSUMER_SECRET``/``Q2C_NS_TOKEN_ID``/``Q2C_NS_TOKEN_SECRET``,
-``Q2C_PSA_URL``/``Q2C_PSA_TOKEN``/``Q2C_PSA_WEBHOOK_SECRET``, ``Q2C_CA_BUNDLE``), or ``from_endpoints_file`` (written by
+``Q2C_PSA_URL``/``Q2C_PSA_TOKEN``/``Q2C_PSA_WEBHOOK_SECRET``, ``Q2C_CA_BUNDLE``; the tax service, when used:
+``Q2C_TAX_URL``/``Q2C_TAX_ACCOUNT``/``Q2C_TAX_LICENSE_KEY``/``Q2C_TAX_COMPANY``), or ``from_endpoints_file`` (written by
 ``q2c sim serve --endpoints-file``): credentials are then minted through each simulator's admin API.
 """
 
@@ -29,6 +30,7 @@ from q2c_harness.connectors.http import BearerToken, RetryPolicy
 from q2c_harness.connectors.netsuite import NetSuiteClient, NetSuiteTBA
 from q2c_harness.connectors.psa import PsaClient
 from q2c_harness.connectors.salesforce import SalesforceClient
+from q2c_harness.connectors.tax import AvaTaxBasic, TaxClient
 from q2c_harness import correlation
 
 T = TypeVar("T")
@@ -54,6 +56,11 @@ class VendorConfig:
     retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(max_attempts=6, base_delay=0.05, max_delay=2.0,
                                                                    max_total_delay=30.0, seed=7))
     timeout: float = 30.0
+    # the tax service (AvaTax style); None: tax comes from the reference data's rate table
+    tax_url: str | None = None
+    tax_account: str | None = None
+    tax_license_key: str | None = None
+    tax_company: str = "DEFAULT"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "VendorConfig":
@@ -66,12 +73,15 @@ class VendorConfig:
                    netsuite_url=e["Q2C_NS_URL"], netsuite_account=e.get("Q2C_NS_ACCOUNT", NS_ACCOUNT),
                    netsuite_token=e.get("Q2C_NS_TOKEN"), netsuite_tba=tba, psa_url=e["Q2C_PSA_URL"],
                    psa_token=e["Q2C_PSA_TOKEN"], psa_webhook_secret=e.get("Q2C_PSA_WEBHOOK_SECRET"),
-                   verify=e.get("Q2C_CA_BUNDLE") or True)
+                   verify=e.get("Q2C_CA_BUNDLE") or True, tax_url=e.get("Q2C_TAX_URL") or None,
+                   tax_account=e.get("Q2C_TAX_ACCOUNT"), tax_license_key=e.get("Q2C_TAX_LICENSE_KEY"),
+                   tax_company=e.get("Q2C_TAX_COMPANY") or "DEFAULT")
 
     @classmethod
     def from_endpoints_file(cls, path: str | Path, *, sf_tenant: str = SF_TENANT, ns_account: str = NS_ACCOUNT,
-                            psa_account: str = PSA_ACCOUNT) -> "VendorConfig":
-        """Simulators served by ``q2c sim serve --endpoints-file``: mint credentials through their admin APIs."""
+                            psa_account: str = PSA_ACCOUNT, tax_service: bool = False) -> "VendorConfig":
+        """Simulators served by ``q2c sim serve --endpoints-file``: mint credentials through their admin APIs
+        (with ``tax_service``, an account on the tax simulator too: invoices are then taxed by it)."""
         spec = json.loads(Path(path).read_text())
         urls, ca = spec["simulators"], spec.get("ca_bundle")
         verify: str | bool = ca or True
@@ -82,10 +92,16 @@ class VendorConfig:
             ns.raise_for_status()
             psa = http.post(f"{urls['psa']}/__admin/psa/tokens", json={"account": psa_account})
             psa.raise_for_status()
+            tax: dict[str, Any] = {}
+            if tax_service:
+                acct = http.post(f"{urls['tax']}/__admin/tax/accounts", json={})
+                acct.raise_for_status()
+                tax = {"tax_url": urls["tax"], "tax_account": str(acct.json()["account_id"]),
+                       "tax_license_key": acct.json()["license_key"]}
         return cls(salesforce_url=urls["salesforce"], salesforce_token=sf.json()["access_token"],
                    netsuite_url=f"{urls['netsuite']}/services/rest", netsuite_account=ns_account,
                    netsuite_token=ns.json()["access_token"], psa_url=f"{urls['psa']}/api/v1",
-                   psa_token=psa.json()["access_token"], verify=verify)
+                   psa_token=psa.json()["access_token"], verify=verify, **tax)
 
     def with_(self, **changes: Any) -> "VendorConfig":
         return replace(self, **changes)
@@ -118,6 +134,12 @@ class Vendors:
                                      account_id=f"ns:{config.netsuite_url}:{id(self)}", **common)
             self.psa = PsaClient(config.psa_url, token=config.psa_token, transport=t.get("psa"),
                                  account_id=f"psa:{config.psa_url}:{id(self)}", **common)
+            self.tax: TaxClient | None = None
+            if config.tax_url:
+                assert config.tax_account and config.tax_license_key, "the tax service needs an account and key"
+                self.tax = TaxClient(config.tax_url, auth=AvaTaxBasic(config.tax_account, config.tax_license_key),
+                                     company=config.tax_company, transport=t.get("tax"),
+                                     account_id=f"tax:{config.tax_url}:{id(self)}", **common)
 
         self.run(build())
 
@@ -146,8 +168,9 @@ class Vendors:
             return
 
         async def close_all() -> None:
-            for c in (self.sf, self.ns, self.psa):
-                await c.aclose()
+            for c in (self.sf, self.ns, self.psa, self.tax):
+                if c is not None:
+                    await c.aclose()
 
         try:
             self.run(close_all())

@@ -182,3 +182,26 @@ def test_unreadable_or_invalid_files_are_one_clear_error(tmp_path):
 ])
 def test_the_billing_calendar_says_when_a_month_is_due(run_day, period, today, due):
     assert BillingCalendar(run_day=run_day).is_due(period, today) is due
+
+
+def test_the_tax_service_is_a_vendor_with_basic_credentials_and_a_company(tmp_path):
+    text = GLOBEX.replace("[vendors.psa]", '''[vendors.tax]
+base_url = "https://sandbox-rest.avatax.com"
+company = "GLOBEX-AU"
+credentials = { type = "basic", account_id = "2001234567", license_key = { env = "AVA_KEY" } }
+
+[vendors.psa]''')
+    text = text.replace("[tax]", '[tax]\nsource = "service"', 1)
+    cfg = load_config(write(tmp_path, text))
+    tax = cfg.vendor("tax")
+    assert (tax.company, tax.credentials.type, tax.credentials.values["account_id"]) == (
+        "GLOBEX-AU", "basic", "2001234567")
+    assert cfg.tax.source == "service"
+    from q2c_harness.connectors.configured import tax_client
+
+    client = tax_client(tax, {"AVA_KEY": "k3y"})
+    assert client.company == "GLOBEX-AU" and client.base_url == "https://sandbox-rest.avatax.com"
+    # the service named as the tax source but not configured
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, GLOBEX.replace("[tax]", '[tax]\nsource = "service"', 1)))
+    assert any(p.startswith("vendors.tax: missing") for p in info.value.problems)

@@ -17,12 +17,14 @@ async def on_vendors(core: CoreRuntime, coro: Any) -> Any:
 
 
 async def sell(core: CoreRuntime, *, name: str = "Acme Rollout", country: str = "US", charge: str = "Usage",
-               lines: list[tuple[str, str]] | None = None, close: bool = True) -> str:
-    """Account + opportunity + primary quote; returns the opportunity id (Closed Won when ``close``)."""
+               lines: list[tuple[str, str]] | None = None, close: bool = True,
+               address: dict[str, str] | None = None) -> str:
+    """Account (with ``address``: Billing* fields) + opportunity + primary quote; returns the opportunity id
+    (Closed Won when ``close``)."""
     sf = core.vendors.sf
 
     async def go() -> str:
-        acct = await sf.create("Account", {"Name": f"{name} Inc", "BillingCountry": country})
+        acct = await sf.create("Account", {"Name": f"{name} Inc", "BillingCountry": country, **(address or {})})
         opp = await sf.create("Opportunity", {"Name": name, "StageName": "Prospecting", "CloseDate": "2026-01-31",
                                               "AccountId": acct})
         q = await sf.create("SBQQ__Quote__c", {"SBQQ__Opportunity2__c": opp, "SBQQ__Account__c": acct,

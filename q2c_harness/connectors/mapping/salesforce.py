@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from q2c_harness.canonical import (
     Client,
+    PostalAddress,
     ContractVersion,
     Engagement,
     FixedFeePlan,
@@ -93,7 +94,8 @@ QUOTE_FIELDS = ("Id", "Name", "SBQQ__Account__c", "SBQQ__Opportunity2__c", "SBQQ
 QUOTE_LINE_FIELDS = ("Id", "Name", "SBQQ__Quote__c", "SBQQ__Quantity__c", "SBQQ__NetPrice__c", "SBQQ__NetTotal__c",
                      "SBQQ__ChargeType__c", "SBQQ__BillingFrequency__c", "SBQQ__StartDate__c", "SBQQ__EndDate__c",
                      "SBQQ__Description__c", "SBQQ__Product__c")
-STANDARD_READS = {"Account": ("Name", "BillingCountry"), "Opportunity": ("Name", "StageName", "AccountId"),
+STANDARD_READS = {"Account": ("Name", "BillingCountry", "BillingStreet", "BillingCity", "BillingState",
+                              "BillingPostalCode"), "Opportunity": ("Name", "StageName", "AccountId"),
                   "SBQQ__Quote__c": QUOTE_FIELDS, "SBQQ__QuoteLine__c": QUOTE_LINE_FIELDS,
                   "Contract": ("Status", "SBQQ__Opportunity__c", "SBQQ__Quote__c")}
 
@@ -136,7 +138,16 @@ def client_from_account(account: dict[str, Any], *, correlation_id: str, fields:
         client_id=str(account.get(fields.client_id) or sf_id), name=str(need(account, "Name", system=SYSTEM,
                                                                              what="Account")),
         country=country, billing_currency=currency, vat_id=account.get(fields.vat_id) or None,
+        address=_billing_address(account, country),
     )
+
+
+def _billing_address(account: dict[str, Any], country: str) -> PostalAddress | None:
+    """The Account's billing address (standard compound field parts); None when only the country is kept."""
+    parts = {k: (str(account[f]).strip() or None) if account.get(f) not in (None, "") else None
+             for k, f in (("line1", "BillingStreet"), ("city", "BillingCity"), ("region", "BillingState"),
+                          ("postal_code", "BillingPostalCode"))}
+    return PostalAddress(country=country, **parts) if any(parts.values()) else None
 
 
 def account_fields(client: Client, *, fields: SalesforceFields = FIELDS) -> dict[str, Any]:
