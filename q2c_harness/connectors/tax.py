@@ -5,9 +5,10 @@
   Cancelled code is reserved (``DocumentCodeConflict``, developer.avalara.com/avatax/errors/DocumentCodeConflict).
 - ``commit_transaction`` is idempotent on a Committed document; ``void_transaction`` of a Cancelled one answers
   ``TransactionAlreadyCancelled``, which this client treats as done (the void already happened).
-- Errors come in AvaTax's ``{"error": {"code", "message", "details": [{"number", "faultCode"}]}}`` envelope:
-  ``faultCode: Client`` is a refusal of this request (business lot: an address or line the service rejects);
-  429 limits (``RequestLimitExceeded`` 1715 …) and 5xx/``faultCode: Server`` are transient. Avalara does not
+- Errors come in AvaTax's ``{"error": {"code", "message", "details": [{"number", "faultCode"}]}}`` envelope: a 4xx
+  is a refusal of this request (business lot: an address or line the service rejects), 429 limits
+  (``RequestLimitExceeded`` 1715 …) and 5xx are transient (by status: ``GetTaxError`` is a 400 marked
+  ``faultCode: Server``). Avalara does not
   queue during an outage (developer.avalara.com/avatax/errors-and-outages/): the caller retries later.
 """
 
@@ -59,13 +60,12 @@ def classify_response(response: httpx.Response) -> IntegrationError:
         return error_for_status(SYSTEM, status, f"tax: HTTP {status} {response.text[:300]}", retry_after=retry_after)
     code = str(err.get("code") or f"HTTP_{status}")
     details = err.get("details") if isinstance(err.get("details"), list) else []
-    first = details[0] if details and isinstance(details[0], dict) else {}
     message = f"tax: {code}: {err.get('message', '')}"
     kw: dict[str, Any] = {"system": SYSTEM, "code": code, "status": status, "retry_after": retry_after,
                           "details": details}
     if status == 429 or code in _THROTTLES:
         return mark_not_applied(TransientError(message, **kw))
-    if status >= 500 or first.get("faultCode") == "Server":
+    if status >= 500:  # by status: AvaTax marks some refusals (GetTaxError, 400) faultCode Server
         err_t = TransientError(message, **kw)
         return mark_not_applied(err_t) if status == 503 else err_t  # 503: refused before processing
     if status in (401, 403):

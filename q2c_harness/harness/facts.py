@@ -62,6 +62,7 @@ from .invariants import (
     RevenueFact,
     RetainerFact,
     Tally,
+    TaxDocumentFact,
     result_of,
 )
 from .scenario import Expectations, Scenario
@@ -471,6 +472,7 @@ async def read_facts(ctx: RunContext) -> FactBundle:
                                _dec(f.get(CRM_FIELDS[3])))
                  for eng, f in crm.status.items() if f.get(CRM_FIELDS[0])]
     revenue = _revenue(ctx, await ctx.core.revenue_schedule(ctx), engagement_in, sows, contracts, psa, invoices)
+    tax_documents = await _read_tax_documents(ctx) if ctx.scenario.master_data.tax_service else None
     facts = Facts(
         revenue=revenue,
         invoices=invoices, time_entries=time_entries, expenses=expenses, rate_cards=psa.rate_cards, fx_rates=fx,
@@ -479,7 +481,7 @@ async def read_facts(ctx: RunContext) -> FactBundle:
         cross_charges=cross_charges, intercompany_markup_percent=ctx.scenario.master_data.intercompany_markup_percent,
         clients=list(w.clients.values()), legal_entities=list(w.entities.values()), tax_rates=dict(w.tax_rates),
         invoice_tax_rates=tax_rates, invoice_notes=notes, payments=payments, cash_applications=applications,
-        crm=crm_facts, credit_memos=credit_memos, rebills=rebills)
+        crm=crm_facts, credit_memos=credit_memos, rebills=rebills, tax_documents=tax_documents)
     facts = await ctx.core.extend_facts(ctx, facts)
     by_eng: dict[str, list[InvoiceEvent]] = defaultdict(list)
     for i in sorted(invoices, key=lambda i: (i.invoice_date, int(i.xref["netsuite"]))):
@@ -563,6 +565,20 @@ async def _credit_memos(ctx: RunContext, invoices: list[InvoiceEvent],
                                   reinvoice_id=rebill, reinvoice_cites=(cites["invoice"], cites["memo"]) if cites
                                   else None, written_off=frozenset(ctx.written_off.get(credited.engagement_id, ()))))
     return memos, rebills
+
+
+async def _read_tax_documents(ctx: RunContext) -> dict[str, TaxDocumentFact]:
+    """The tax service's documents (AvaTax transactions with lines and summary), by code, as it answers them."""
+    out = {}
+    for d in await ctx.vendors.tax_documents():
+        juris: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        for row in d.get("summary") or []:
+            juris[str(row.get("jurisName"))] += _dec(row.get("tax"))
+        out[str(d["code"])] = TaxDocumentFact(
+            code=str(d["code"]), status=str(d.get("status")), total_amount=_dec(d.get("totalAmount")),
+            total_tax=_dec(d.get("totalTax")), line_tax=tuple(_dec(ln.get("tax")) for ln in d.get("lines") or []),
+            jurisdictions=dict(juris))
+    return out
 
 
 def _retainers(sows: list[StatementOfWork], invoices: list[InvoiceEvent], payments: list[Payment],
@@ -667,6 +683,13 @@ def check_expectations(ctx: RunContext, bundle: FactBundle, expect: Expectations
                 if want is not None and want != actual:
                     out.append(f"engagement {eng}, {period} invoice {n} ({inv.invoice_id}): expected {name} {want}, "
                                f"NetSuite shows {actual}")
+            if e.jurisdictions is not None:
+                doc = (bundle.facts.tax_documents or {}).get(inv.invoice_id)
+                got_j = {k: v for k, v in (doc.jurisdictions if doc else {}).items()}
+                if got_j != dict(e.jurisdictions):
+                    out.append(f"engagement {eng}, {period} invoice {n} ({inv.invoice_id}): expected tax by "
+                               f"jurisdiction {dict(e.jurisdictions)}, the tax service holds "
+                               f"{got_j if doc else 'no document'}")
     for e in expect.invoices:
         invs = [i for i in bundle.invoices_by_engagement.get(e.engagement, []) if i.status != "void"]
         if e.count is not None and len(invs) != e.count:

@@ -62,6 +62,10 @@ class FlowsCore(CoreDriver):
         extra["retry"] = RetryPolicy(max_attempts=6, base_delay=0.001, max_delay=0.004, max_total_delay=0.05,
                                      seed=self.scenario.seed)
         self._now = ctx.now
+        if self.scenario.master_data.tax_service:  # the firm's tax service account, the one the checker reads
+            acct = ctx.vendors.tax_account
+            extra.update(tax_url=ctx.vendors.base_urls["tax"], tax_account=acct["account_id"],
+                         tax_license_key=acct["license_key"])
         if self.mode == "in-process":
             self.rt = await self.stack.enter_async_context(CoreRuntime.in_process(
                 self.sims, db_url=db, ref=ref, sf_tenant=t.salesforce, ns_account=t.netsuite, psa_account=t.psa,
@@ -90,7 +94,9 @@ class FlowsCore(CoreDriver):
         return self._now.timestamp()
 
     def _use_virtual_clock(self) -> None:
-        for client in (self.rt.vendors.sf, self.rt.vendors.ns, self.rt.vendors.psa):
+        for client in (self.rt.vendors.sf, self.rt.vendors.ns, self.rt.vendors.psa, self.rt.vendors.tax):
+            if client is None:
+                continue
             client.account.clock = self._virtual_seconds
             client.account._breakers.clear()
         runner = self.rt.engine.runner

@@ -263,6 +263,19 @@ class RebillFact:
 
 
 @dataclass(frozen=True)
+class TaxDocumentFact:
+    """A tax service's document as it answers it (AvaTax transaction: code, status, totals, per-line tax and the
+    summary of jurisdictions)."""
+
+    code: str
+    status: str  # Saved | Committed | Cancelled | Adjusted
+    total_amount: Decimal
+    total_tax: Decimal
+    line_tax: tuple[Decimal, ...]
+    jurisdictions: dict[str, Decimal]  # jurisName -> tax (summary rows)
+
+
+@dataclass(frozen=True)
 class CrmStatusFact:
     """The invoice status an engagement's opportunity shows, beside the invoice it names in the ERP."""
 
@@ -307,6 +320,8 @@ class Facts:
     tax_rates: dict[str, Decimal] = field(default_factory=dict)  # country -> standard rate percent (declared)
     invoice_tax_rates: dict[str, Decimal] = field(default_factory=dict)  # invoice id -> the ERP's header rate
     invoice_notes: dict[str, str] = field(default_factory=dict)  # invoice id -> memo text the client sees
+    # the tax service's documents by code (None: tax comes from the declared rates; no tax service)
+    tax_documents: dict[str, TaxDocumentFact] | None = None
     credit_memos: list[CreditMemo] = field(default_factory=list)
     rebills: list[RebillFact] = field(default_factory=list)
     # Invoice ids seen in an earlier read: invoices are never deleted.
@@ -898,6 +913,9 @@ def check_tax(facts: Facts) -> Tally:
                "its lines", inv.invoice_id)
         t.same(inv.net_total + inv.tax_total, inv.gross_total, f"invoice {inv.invoice_id}: gross is not net + tax",
                inv.invoice_id)
+        if facts.tax_documents is not None:  # the tax service's own answer is the expectation
+            _check_tax_document(t, inv, facts.tax_documents.get(inv.invoice_id))
+            continue
         client, seller = clients.get(inv.client_id), entities.get(inv.contracting_entity_id)
         if client is None or seller is None or not facts.tax_rates:
             continue
@@ -925,6 +943,25 @@ def check_tax(facts: Facts) -> Tally:
             t.check("reverse charge" in (note or "").lower(), f"{what}: reverse charge without the reverse-charge "
                     "note", "a reverse-charge note", note, inv.invoice_id)
     return t
+
+
+def _check_tax_document(t: Tally, inv: InvoiceEvent, doc: TaxDocumentFact | None) -> None:
+    """An invoice taxed by the service: its document (code = invoice id) is committed, for the invoice's net, and
+    the invoice carries exactly the tax the document holds, which is the sum of its lines and of its
+    jurisdictions."""
+    what = f"invoice {inv.invoice_id}"
+    if not t.check(doc is not None, f"{what}: posted without a tax document in the tax service",
+                   "a committed document with code = the invoice id", None, inv.invoice_id):
+        return
+    assert doc is not None
+    t.same("Committed", doc.status, f"{what}: its tax document is {doc.status}, not committed", inv.invoice_id)
+    t.same(inv.net_total, doc.total_amount, f"{what}: the tax service taxed another amount than the invoice's net",
+           inv.invoice_id)
+    t.same(doc.total_tax, inv.tax_total, f"{what}: the ERP's tax is not the tax service's", inv.invoice_id)
+    t.same(doc.total_tax, total(doc.line_tax), f"{what}: the document's lines do not add up to its tax",
+           inv.invoice_id)
+    t.same(doc.total_tax, total(doc.jurisdictions.values()), f"{what}: the document's jurisdictions do not add up "
+           "to its tax", inv.invoice_id)
 
 
 # --- 12. credit memos ---------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from faker import Faker
 
-from q2c_harness.canonical import Client, LegalEntity, RateCard, RateCardVersion, RoleRate
+from q2c_harness.canonical import Client, LegalEntity, PostalAddress, RateCard, RateCardVersion, RoleRate
 
 from .scenario import MasterData, PersonSpec, RateCardVersionSpec, Scenario
 
@@ -94,7 +94,9 @@ def build_world(scenario: Scenario) -> World:
         loc = fake[LOCALES.get(c.country, "en_US")]
         world.clients[c.id] = Client(correlation_id=f"md-client-{c.id}", client_id=c.id,
                                      name=c.name or loc.company()[:80], country=c.country,
-                                     billing_currency=c.currency, vat_id=c.vat_id)
+                                     billing_currency=c.currency, vat_id=c.vat_id,
+                                     address=PostalAddress(country=c.country, **c.address.model_dump())
+                                     if c.address else None)
     for rc in md.rate_cards:
         world.rate_cards[rc.id] = RateCard(correlation_id=f"md-ratecard-{rc.id}", rate_card_id=rc.id,
                                            name=rc.name or f"{rc.id} rates", versions=[_version(v) for v in rc.versions])

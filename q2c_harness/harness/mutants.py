@@ -321,6 +321,38 @@ def _default_rate_card(original: Callable[..., Any], w: Witness) -> Callable[...
     return terms
 
 
+def _tax_fallback(error_class: str) -> Callable[[Callable[..., Any], Witness], Callable[..., Any]]:
+    """quote_tax that, on an error of ``error_class``, posts the invoice with the rate table's tax instead."""
+    def make(original: Callable[..., Any], w: Witness) -> Callable[..., Any]:
+        from q2c_harness import errors
+
+        cls = getattr(errors, error_class)
+
+        def quote(ctx: Any, rated: dict[str, Any]) -> dict[str, Any]:
+            try:
+                return original(ctx, rated)
+            except cls:
+                w.changed()
+                return rated
+        return quote
+    return make
+
+
+def _tax_not_committed(original: Callable[..., Any], w: Witness) -> Callable[..., Any]:
+    def commit(ctx: Any, invoice_id: str) -> dict[str, Any]:
+        w.changed()
+        return {"code": invoice_id, "status": "Saved"}
+    return commit
+
+
+def _no_tax_service(out: bool, *a: Any, **k: Any) -> bool:
+    return False
+
+
+def _rate_to_cents(out: Decimal, *a: Any, **k: Any) -> Decimal:
+    return out.quantize(Decimal("0.01"))
+
+
 def _credit_net_only(out: tuple[dict[str, Any], list[Any]], *a: Any, **k: Any) -> tuple[dict[str, Any], list[Any]]:
     body, lines = out
     return {**body, "taxRate": "0"}, lines  # the tax the invoice charged is not credited
@@ -351,6 +383,7 @@ def _no_proration(out: Any, plan: Any, *a: Any, **k: Any) -> Any:
 T2I = "q2c_harness.flows.time_to_invoice"
 RI = "q2c_harness.flows.revenue_inputs"
 CR = "q2c_harness.flows.credit_and_rebill"
+TAXSVC = "q2c_harness.flows.tax_service"
 MS = "q2c_harness.flows.milestone_to_invoice"
 Q2P = "q2c_harness.flows.quote_to_project"
 
@@ -382,6 +415,21 @@ BUILTIN: list[Mutant] = [
     Mutant("tax.no_reverse_charge", "VAT charged on an EU cross-border B2B service",
            (f"{T2I}:determine_tax", f"{MS}:determine_tax", f"{Q2P}:determine_tax"), replace=_no_reverse_charge,
            scenarios=("cross_border_vat_fx",), guards=("11.tax",)),
+    Mutant("tax.service_ignored", "the tax service configured but never asked: the rate table's tax is posted",
+           (f"{TAXSVC}:uses_tax_service",), result=_no_tax_service, scenarios=("tax_service_outage",),
+           guards=("11.tax", "expectations")),
+    Mutant("tax.untaxed_when_refused", "an invoice the tax service cannot tax (incomplete address) posted untaxed",
+           (f"{TAXSVC}:quote_tax",), replace=_tax_fallback("BusinessError"), scenarios=("tax_service_outage",),
+           guards=("11.tax", "expectations")),
+    Mutant("tax.outage_fallback", "during a tax-service outage the rate table's tax is posted and never reconciled",
+           (f"{TAXSVC}:quote_tax",), replace=_tax_fallback("TransientError"), scenarios=("tax_service_outage",),
+           guards=("11.tax", "expectations")),
+    Mutant("tax.not_committed", "the tax document is never committed once the invoice posts",
+           (f"{TAXSVC}:commit_tax",), replace=_tax_not_committed, scenarios=("tax_service_outage",),
+           guards=("11.tax",)),
+    Mutant("tax.rate_to_cents", "the service's tax posted to NetSuite as a rate rounded to two decimals",
+           ("q2c_harness.connectors.mapping.tax:effective_rate",), result=_rate_to_cents,
+           scenarios=("tax_service_outage",), guards=("11.tax", "expectations")),
     Mutant("billing.line_dropped", "the last line of an invoice is dropped", (f"{T2I}:assemble_invoice",),
            args=_drop_last_line, scenarios=("multi_entity_tm",), guards=("expectations", "1.tm_rating")),
     Mutant("billing.line_duplicated", "the first line of an invoice is billed twice", (f"{T2I}:assemble_invoice",),

@@ -71,12 +71,22 @@ class RateCardSpec(_M):
     versions: list[RateCardVersionSpec] = Field(min_length=1)
 
 
+class AddressSpec(_M):
+    """A client's billing address as the CRM keeps it (Salesforce Account Billing* fields)."""
+
+    line1: str | None = None
+    city: str | None = None
+    region: str | None = Field(default=None, description="state or province code, e.g. CA")
+    postal_code: str | None = None
+
+
 class ClientSpec(_M):
     id: str
     country: str = Field(pattern=r"^[A-Z]{2}$")
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     name: str | None = None
     vat_id: str | None = None
+    address: AddressSpec | None = None
 
 
 class PersonSpec(_M):
@@ -114,12 +124,15 @@ class MasterData(_M):
     clients: list[ClientSpec] = Field(default_factory=list)
     people: list[PersonSpec] = Field(default_factory=list)
     generate_people: list[PeopleGenerator] = Field(default_factory=list)
+    tax_service: bool = Field(default=False, description="the core takes each invoice's tax from the tax service "
+                                                         "(else from tax_rates)")
 
 
 class Tenants(_M):
     salesforce: str = "Q2C_ORG"
     netsuite: str = "Q2C_ACCT"
     psa: str = "q2c"
+    tax: str = Field(default="2000000001", pattern=r"^[1-9][0-9]{0,9}$", description="the tax service account id")
 
 
 class FaultSpec(_M):
@@ -398,6 +411,8 @@ class InvoiceExpectation(_M):
     subsidiary: str | None = Field(default=None, description="the legal entity issuing it")
     lines: int | None = Field(default=None, ge=0)
     status: Literal["posted", "partially_paid", "paid"] | None = None
+    # with the tax service: the tax its document holds per jurisdiction (AvaTax summary jurisName -> tax)
+    jurisdictions: dict[str, Money] | None = None
 
 
 class PaymentExpectation(_M):

@@ -317,6 +317,10 @@ async def close_quote(ctx: RunContext, st: sc.CloseQuote) -> str:
         refs.sf_account = existing[0].sf_account
     else:
         acc = {"Name": client.name, "BillingCountry": client.country, "CurrencyIsoCode": client.billing_currency}
+        if client.address:  # the billing address, as sales keeps it on the Account
+            a = client.address
+            acc.update({k: v for k, v in (("BillingStreet", a.line1), ("BillingCity", a.city),
+                                          ("BillingState", a.region), ("BillingPostalCode", a.postal_code)) if v})
         if client.vat_id:
             acc["VAT_Number__c"] = client.vat_id
         refs.sf_account = (await v.sf("POST", "/sobjects/Account/", acc))["id"]

@@ -8,6 +8,7 @@ it is what users and finance do, and what they read back.
 
 from __future__ import annotations
 
+import json as _json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -41,6 +42,7 @@ class VendorSession:
     psa_user_tokens: dict[str, str] = field(default_factory=dict)
     base_urls: dict[str, str] = field(default_factory=dict)
     ca_bundle: str | None = None
+    tax_account: dict[str, str] = field(default_factory=dict)  # account id and license key (HTTP Basic)
 
     @classmethod
     def in_process(cls, sims: dict[str, Simulator], tenants: dict[str, str]) -> VendorSession:
@@ -70,6 +72,12 @@ class VendorSession:
         self.tokens["netsuite"] = ns["access_token"]
         psa = await self._admin_post("psa", "/__admin/psa/tokens", {"account": self.tenants["psa"]})
         self.tokens["psa"] = psa["access_token"]
+        if "tax" in self.clients and self.tenants.get("tax"):  # the firm's tax service account (core and checker)
+            # a license key named after the account: the same seed gives the same simulator state
+            tax = await self._admin_post("tax", "/__admin/tax/accounts", {
+                "account_id": int(self.tenants["tax"]), "license_key": f"q2cscenario{self.tenants['tax']}"})
+            self.tokens["tax"] = tax["bearer_token"]
+            self.tax_account = {"account_id": str(tax["account_id"]), "license_key": tax["license_key"]}
 
     async def mint_netsuite_token(self) -> str:
         body = await self._admin_post("netsuite", f"/__admin/netsuite/accounts/{self.tenants['netsuite']}/access-tokens",
@@ -155,6 +163,18 @@ class VendorSession:
             if not body.get("hasMore"):
                 return out
             offset += 1000
+
+    async def tax_documents(self, company: str = "DEFAULT") -> list[dict[str, Any]]:
+        """The tax service's current documents of a company, with their lines and jurisdictions (AvaTax
+        ``GET /api/v2/companies/{code}/transactions?$include=Lines,Summary``)."""
+        out: list[dict[str, Any]] = []
+        while True:
+            r = await self.call("tax", "GET", f"/api/v2/companies/{company}/transactions",
+                                params={"$include": "Lines,Summary", "$top": 1000, "$skip": len(out)})
+            body = _json.loads(r.content, parse_float=Decimal)
+            out += body.get("value", [])
+            if not body.get("value") or len(out) >= int(body.get("@recordsetCount", len(out))):
+                return out
 
     async def psa(self, method: str, path: str, json: Any = None, *, user: str | None = None,
                   params: dict | None = None) -> dict[str, Any]:
