@@ -35,9 +35,10 @@ INVALID_LOGIN_DETAIL = ("Invalid login attempt. For more details, see the Login 
 class NetSuiteError(VendorError):
     def __init__(self, status: int, code: str | None, detail: str, *, path: str | None = None,
                  url_path: str | None = None, query_param: str | None = None, header: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, titled: int | None = None) -> None:
         super().__init__(detail)
         self.status = status
+        self.titled = titled  # the status whose type and title the body names, when NetSuite names another
         self.code = code or _DEFAULT_CODES.get(status, "UNEXPECTED_ERROR")
         self.detail = detail
         self.path = path
@@ -48,14 +49,15 @@ class NetSuiteError(VendorError):
 
     def body(self) -> dict[str, Any]:
         return error_body(self.status, self.code, self.detail, path=self.path, url_path=self.url_path,
-                          query_param=self.query_param, header=self.header)
+                          query_param=self.query_param, header=self.header, titled=self.titled)
 
     def response(self) -> Response:
         return error_json(self.body(), self.status, self.headers)
 
 
 def error_body(status: int, code: str | None, detail: str, *, path: str | None = None, url_path: str | None = None,
-               query_param: str | None = None, header: str | None = None) -> dict[str, Any]:
+               query_param: str | None = None, header: str | None = None,
+               titled: int | None = None) -> dict[str, Any]:
     item: dict[str, Any] = {"detail": detail, "o:errorCode": code or _DEFAULT_CODES.get(status, "UNEXPECTED_ERROR")}
     if path is not None:
         item["o:errorPath"] = path
@@ -65,9 +67,10 @@ def error_body(status: int, code: str | None, detail: str, *, path: str | None =
         item["o:errorQueryParam"] = query_param
     if header is not None:
         item["o:errorHeader"] = header
-    section = _SECTIONS.get(status, "10.4" if status < 500 else "10.5")
+    named = titled or status
+    section = _SECTIONS.get(named, "10.4" if named < 500 else "10.5")
     return {"type": f"https://www.w3.org/Protocols/rfc2616/rfc2616-sec{section.split('.')[0]}.html#sec{section}",
-            "title": _TITLES.get(status, "Error"), "status": status, "o:errorDetails": [item]}
+            "title": _TITLES.get(named, "Error"), "status": status, "o:errorDetails": [item]}
 
 
 def error_json(body: dict[str, Any], status: int, headers: dict[str, str] | None = None) -> Response:

@@ -404,9 +404,11 @@ def openapi_document(types: list[RecordType], base_url: str, release: str) -> di
             "schema": {"$ref": "#/components/schemas/nsError"}}}}}
         body = {"required": True, "content": {"application/json": {"schema": ref_}}}
         idp = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
-        paths[f"/record/v1/{rt.name}"] = {
+        # paths are relative to the record service, as section_1545126526 prints them ("/salesorder")
+        paths[f"/{rt.name}"] = {
             "get": {"tags": [rt.name], "summary": f"Get list of {rt.label} records.",
-                    "parameters": [{"name": "q", "in": "query", "schema": {"type": "string"}},
+                    "parameters": [{"name": "q", "in": "query", "description": "Search query used to filter results",
+                                    "schema": {"type": "string"}},
                                    {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 1000}},
                                    {"name": "offset", "in": "query", "schema": {"type": "integer", "default": 0}}],
                     "responses": {"200": {"description": "Collection", "content": {
@@ -414,7 +416,7 @@ def openapi_document(types: list[RecordType], base_url: str, release: str) -> di
             "post": {"tags": [rt.name], "summary": f"Insert {rt.label} record.", "requestBody": body,
                      "responses": {**ok, **err}},
         }
-        paths[f"/record/v1/{rt.name}/{{id}}"] = {
+        paths[f"/{rt.name}/{{id}}"] = {
             "get": {"tags": [rt.name], "parameters": idp, "responses": {"200": {"description": rt.label, "content": {
                 "application/vnd.oracle.resource+json; type=singular": {"schema": ref_}}}, **err}},
             "patch": {"tags": [rt.name], "parameters": idp, "requestBody": body, "responses": {**ok, **err}},
@@ -431,7 +433,7 @@ def openapi_document(types: list[RecordType], base_url: str, release: str) -> di
         "openapi": "3.0.1",
         "info": {"title": "NetSuite REST Record API", "version": release,
                  "description": f"NetSuite REST Record API (simulated), release {release}"},
-        "servers": [{"url": base_url}],
+        "servers": [{"url": f"{base_url}/record/v1"}],
         "paths": paths,
         "components": {"schemas": schemas},
     }

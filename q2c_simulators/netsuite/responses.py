@@ -240,11 +240,13 @@ class NetSuiteResponses(Responses["NetSuiteSimulator"]):
                 raise NetSuiteError(400, "INVALID_HEADER", "X-NetSuite-Idempotency-Key must be 1 to 128 characters.",
                                     header="X-NetSuite-Idempotency-Key")
             earlier = backend.job_for_key(key)
-            if earlier is not None:
+            if earlier is not None:  # a 400 titled Conflict, naming the earlier job (subsect_164494900632)
                 raise NetSuiteError(400, "IDEMPOTENCY_ERROR",
-                                    f"A request with idempotency key {key} was already submitted as job {earlier}.",
-                                    header="X-NetSuite-Idempotency-Key",
-                                    headers={"Location": f"{base}/async/v1/job/{earlier}"})
+                                    "A request with the same idempotency key is already submitted. See the "
+                                    "\"Location\" header for a link to the previously submitted job",
+                                    header="X-NetSuite-Idempotency-Key", titled=409,
+                                    headers={"Location": f"{base}/async/v1/job/{earlier}",
+                                             "Preference-Applied": "respond-async"})
         try:
             response = run()
             location = {"Location": response.headers["location"]} if "location" in response.headers else {}
@@ -257,7 +259,9 @@ class NetSuiteResponses(Responses["NetSuiteSimulator"]):
                         headers={"Location": f"{base}/async/v1/job/{job['id']}", "Preference-Applied": "respond-async"})
 
     def _written(self, request: Request, rt: RecordType, rid: str) -> Response:
-        return Response(status_code=204, headers={"Location": f"{base_url(request)}/record/v1/{rt.name}/{rid}"})
+        # 204s are labelled application/json, as section_1545142173 (update) and article_0624125335 (delete) show
+        return Response(status_code=204, media_type="application/json",
+                        headers={"Location": f"{base_url(request)}/record/v1/{rt.name}/{rid}"})
 
     # ---- OAuth 2.0 ---------------------------------------------------------------------------------------------
     @operation(public=True, tags=["auth"], summary="OAuth 2.0 client credentials with a JWT client assertion",
@@ -390,7 +394,7 @@ class NetSuiteResponses(Responses["NetSuiteSimulator"]):
 
         def run() -> Response:
             backend.delete(rt, rid)
-            return Response(status_code=204)
+            return Response(status_code=204, media_type="application/json")
 
         return self._maybe_async(request, backend, run)
 

@@ -76,7 +76,7 @@ async def test_record_crud_suiteql_and_metadata(served):
     schema = await api.jsonschema("customer")
     assert schema["properties"]["companyName"]["type"] == "string" and "subsidiary" in schema["required"]
     spec = await api.openapi(["customer", "invoice"])
-    assert spec["openapi"].startswith("3.") and "/record/v1/invoice/{id}" in spec["paths"]
+    assert spec["openapi"].startswith("3.") and "/invoice/{id}" in spec["paths"]
     assert "amountRemaining" in spec["components"]["schemas"]["invoice"]["properties"]
 
 
