@@ -5,8 +5,13 @@ Each item carries the payload, correlation id, error class, code and message, an
 
 - ``retry``: re-runs the item through the handler registered under its ``handler`` name (the same idempotent
   path as the original run); success resolves it, failure reopens it with the new error;
-- ``resolve`` / ``ignore``: a person closes it, with a reason and an owner;
+- ``resolve`` / ``ignore``: a person closes it, with a reason;
+- ``assign``: a person makes someone the item's owner (who must act on it), distinct from who acts;
 - ``bulk_replay``: retry every matching open item.
+
+Every action records its actor (the caller's identity, never a free-text field). An open item is due within its lot's
+SLA from when it was parked (`SLA_SECONDS`; per queue with ``sla=``): the item reports its age, when it is due and
+whether it is overdue, and `overdue_counts` feeds the metrics an alert rule fires on.
 
 Parking the same ``source_key`` again while an item is still open folds into that item (``occurrences`` + 1)
 instead of opening a duplicate.
@@ -14,8 +19,9 @@ instead of opening a duplicate.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,7 +29,7 @@ import sqlalchemy as sa
 from q2c_harness.errors import BusinessError, IntegrationError
 
 from q2c_harness import correlation
-from .db import Database, NotFound, exception_actions, exceptions, jsonable
+from .db import Database, NotFound, exception_actions, exceptions, iso, jsonable, parse_iso
 
 TRANSIENT, BUSINESS = "transient", "business"
 LOTS = (TRANSIENT, BUSINESS)
@@ -31,6 +37,9 @@ OPEN, RETRYING, RESOLVED, IGNORED = "open", "retrying", "resolved", "ignored"
 STATUSES = (OPEN, RETRYING, RESOLVED, IGNORED)
 
 Handler = Callable[[Any, "ExceptionItem"], Any]
+
+# A vendor outage is replayed within a working half-day; a person acts on a business exception within a day.
+SLA_SECONDS: Mapping[str, int] = {TRANSIENT: 4 * 3600, BUSINESS: 24 * 3600}
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,9 @@ class ExceptionItem:
     occurrences: int
     created_at: str
     updated_at: str
+    age_seconds: int  # since parked: until now while open, until closed after
+    due_at: str  # parked + the lot's SLA
+    overdue: bool  # open (or retrying) past due_at
     history: list[Action] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,7 +87,8 @@ def lot_for(exc: BaseException) -> str:
 
 
 class ExceptionQueue:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, sla: Mapping[str, int] | None = None) -> None:
+        self.sla = {**SLA_SECONDS, **(sla or {})}
         self.db = db
         self._handlers: dict[str, Handler] = {}
 
@@ -118,7 +131,7 @@ class ExceptionQueue:
                 raise NotFound(f"no exception item {item_id}")
             hist = conn.execute(sa.select(exception_actions).where(exception_actions.c.exception_id == item_id)
                                 .order_by(exception_actions.c.id)).mappings().all()
-        return _item(row, hist)
+        return _item(row, hist, self.db.now(), self.sla)
 
     def list(self, *, lot: str | None = None, status: str | None = None, correlation_id: str | None = None,
              limit: int = 100, offset: int = 0) -> list[ExceptionItem]:
@@ -137,7 +150,8 @@ class ExceptionQueue:
         by_item: dict[int, list[Any]] = {}
         for h in hist:
             by_item.setdefault(h["exception_id"], []).append(h)
-        return [_item(r, by_item.get(r["id"], [])) for r in rows]
+        now = self.db.now()
+        return [_item(r, by_item.get(r["id"], []), now, self.sla) for r in rows]
 
     def counts(self) -> dict[str, dict[str, int]]:
         with self.db.tx() as conn:
@@ -147,6 +161,23 @@ class ExceptionQueue:
         for lot, status, n in rows:
             out.setdefault(lot, {})[status] = int(n)
         return out
+
+    def overdue_counts(self) -> dict[str, int]:
+        """Open (or retrying) items past their lot's SLA, per lot."""
+        now = parse_iso(self.db.now())
+        out = {lot: 0 for lot in LOTS}
+        with self.db.tx() as conn:
+            for lot in LOTS:
+                cutoff = iso(now - dt.timedelta(seconds=self.sla[lot]))
+                out[lot] = int(conn.execute(sa.select(sa.func.count()).where(
+                    exceptions.c.lot == lot, exceptions.c.status.in_((OPEN, RETRYING)),
+                    exceptions.c.created_at < cutoff)).scalar_one())
+        return out
+
+    def assign(self, item_id: int, *, owner: str, actor: str, reason: str | None = None) -> ExceptionItem:
+        """Make ``owner`` the person who must act on the item (open or retrying)."""
+        return self._transition(item_id, (OPEN, RETRYING), None, "assign", actor, reason or f"assigned to {owner}",
+                                None, owner=owner)
 
     def retry(self, item_id: int, *, actor: str | None = None, reason: str | None = None) -> ExceptionItem:
         """Re-run an open item through its handler. Resolved on success; reopened with the new error on failure."""
@@ -167,14 +198,14 @@ class ExceptionQueue:
             return self.get(item_id)
         return self._finish(item_id, RESOLVED, "retry-succeeded", actor, reason, "resolved")
 
-    def resolve(self, item_id: int, *, reason: str, owner: str) -> ExceptionItem:
+    def resolve(self, item_id: int, *, reason: str, actor: str, owner: str | None = None) -> ExceptionItem:
         """A person fixed it elsewhere (or confirmed the outcome); closes the item."""
-        return self._transition(item_id, (OPEN, RETRYING), RESOLVED, "resolve", owner, reason, "resolved",
+        return self._transition(item_id, (OPEN, RETRYING), RESOLVED, "resolve", actor, reason, "resolved",
                                 owner=owner)
 
-    def ignore(self, item_id: int, *, reason: str, owner: str) -> ExceptionItem:
+    def ignore(self, item_id: int, *, reason: str, actor: str, owner: str | None = None) -> ExceptionItem:
         """A person decided nothing should be done; closes the item."""
-        return self._transition(item_id, (OPEN, RETRYING), IGNORED, "ignore", owner, reason, "ignored",
+        return self._transition(item_id, (OPEN, RETRYING), IGNORED, "ignore", actor, reason, "ignored",
                                 owner=owner)
 
     def bulk_replay(self, *, ids: list[int] | None = None, lot: str | None = None,
@@ -194,10 +225,10 @@ class ExceptionQueue:
         return {"attempted": len(ids), "resolved": sum(r["status"] == RESOLVED for r in results),
                 "results": results}
 
-    def _transition(self, item_id: int, allowed: tuple[str, ...], new: str, action: str, actor: str | None,
+    def _transition(self, item_id: int, allowed: tuple[str, ...], new: str | None, action: str, actor: str | None,
                     reason: str | None, outcome: str | None, owner: str | None = None) -> ExceptionItem:
         now = self.db.now()
-        values: dict[str, Any] = {"status": new, "updated_at": now}
+        values: dict[str, Any] = {"updated_at": now} if new is None else {"status": new, "updated_at": now}
         if owner is not None:
             values["owner"] = owner
         with self.db.tx() as conn:
@@ -237,10 +268,16 @@ def _error_info(error: BaseException) -> dict[str, Any]:
             "system": None}
 
 
-def _item(row: Any, hist: Any) -> ExceptionItem:
+def _item(row: Any, hist: Any, now: str, sla: Mapping[str, int]) -> ExceptionItem:
+    created = parse_iso(row["created_at"])
+    is_open = row["status"] in (OPEN, RETRYING)
+    until = parse_iso(now if is_open else row["updated_at"])
+    due = created + dt.timedelta(seconds=sla.get(row["lot"], SLA_SECONDS[BUSINESS]))
     return ExceptionItem(
         id=row["id"], lot=row["lot"], status=row["status"], source_key=row["source_key"], handler=row["handler"],
         payload=row["payload"], correlation_id=row["correlation_id"], error_class=row["error_class"],
         code=row["code"], message=row["message"], system=row["system"], owner=row["owner"],
         occurrences=row["occurrences"], created_at=row["created_at"], updated_at=row["updated_at"],
+        age_seconds=max(0, int((until - created).total_seconds())), due_at=iso(due),
+        overdue=is_open and parse_iso(now) > due,
         history=[Action(h["action"], h["actor"], h["reason"], h["outcome"], h["at"]) for h in hist])

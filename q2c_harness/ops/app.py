@@ -2,7 +2,6 @@
 ``/health``. Every status a route can return is declared in its OpenAPI."""
 
 
-import hmac
 import os
 import time
 from collections.abc import Mapping
@@ -25,7 +24,8 @@ from .kpis import compute_kpis, kpi_history
 from .metrics import OpsMetrics
 from .simulators import SimulatorStatus, Target
 from .trace import build_trace
-from .models import (NO_NUL, AuditVerifyOut, BulkReplayByIds, BulkReplayOut, BulkReplayRequest, CloseRequest, EventOut,
+from .identity import Identities
+from .models import (NO_NUL, AssignRequest, AuditVerifyOut, BulkReplayByIds, BulkReplayOut, BulkReplayRequest, CloseRequest, EventOut,
                      ExceptionItemOut, HealthOut, InboxEventOut, InboxStatus, ItemStatus, KpiHistoryOut, Lot, Name, Problem,
                      ReplayEvent, ReplayOut, ReplayRequest, RetryRequest, SimulatorOut, TraceOut, TransactionOut)
 
@@ -38,15 +38,20 @@ _404 = {404: {"model": Problem, "description": "Not found"}}
 _409 = {409: {"model": Problem, "description": "Action not allowed in the item's current status"}}
 
 
-def create_ops_app(engine: Engine, *, token: str | None = None, call_log: VendorCallLog | None = None,
+def create_ops_app(engine: Engine, *, token: str | None = None, identities: Identities | None = None,
+                   call_log: VendorCallLog | None = None,
                    simulators: Mapping[str, Target] | SimulatorStatus | None = None,
                    dashboard: bool = True) -> FastAPI:
-    """``call_log``: the vendor call log the trace view reads (``ops.calls.attach_call_log``); ``simulators``: the
+    """``token``: the shared service token; ``identities``: per-user tokens and JWT verification (default: from the
+    environment, ops/identity.py). ``call_log``: the vendor call log the trace view reads (``ops.calls.attach_call_log``); ``simulators``: the
     simulators whose admin status ``GET /simulators`` proxies (default: ``Q2C_OPS_SIMULATORS``); ``dashboard``:
     serve the web dashboard at ``/dashboard`` (docs/dashboard.md)."""
-    token = token or os.environ.get("Q2C_OPS_TOKEN")
-    if not token:
-        raise RuntimeError("the ops API needs a bearer token: pass token= or set Q2C_OPS_TOKEN")
+    ids = identities or Identities.from_env(token)
+    if token and ids.service_token is None:
+        ids = Identities(token, ids.users, ids.jwt)
+    if not ids.configured:
+        raise RuntimeError("the ops API needs a bearer credential: pass token= or set Q2C_OPS_TOKEN "
+                           "(or Q2C_OPS_USERS / Q2C_OPS_JWT_KEY)")
     app = FastAPI(title="q2c ops API", version="1.0.0", dependencies=[Depends(_no_unknown_query_parameters)],
                   description="Transactions, exception queue, replay, event log, KPIs, audit verification, metrics.")
     metrics = OpsMetrics(engine)
@@ -55,12 +60,14 @@ def create_ops_app(engine: Engine, *, token: str | None = None, call_log: Vendor
         SimulatorStatus(simulators) if simulators is not None else SimulatorStatus.from_env())
     bearer = HTTPBearer(auto_error=False)
 
-    def authorized(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
-        if creds is None or creds.scheme.lower() != "bearer" or not hmac.compare_digest(
-                creds.credentials.encode(), token.encode()):
+    def authorized(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
+        actor = ids.actor(creds.credentials) if creds is not None and creds.scheme.lower() == "bearer" else None
+        if actor is None:
             raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+        return actor
 
     auth = [Depends(authorized)]
+    Actor = Annotated[str, Depends(authorized)]
 
     @app.middleware("http")
     async def count_requests(request: Request, call_next: Any) -> Response:
@@ -123,10 +130,10 @@ def create_ops_app(engine: Engine, *, token: str | None = None, call_log: Vendor
 
     @app.post("/exceptions/replay", response_model=BulkReplayOut, dependencies=auth, tags=["exceptions"],
               responses={**_400, **_401, **_422})
-    def bulk_replay(body: BulkReplayRequest) -> Any:
+    def bulk_replay(body: BulkReplayRequest, actor: Actor) -> Any:
         if isinstance(body, BulkReplayByIds):
-            return engine.exceptions.bulk_replay(ids=body.ids, actor=body.owner, reason=body.reason)
-        return engine.exceptions.bulk_replay(lot=body.lot, actor=body.owner, reason=body.reason)
+            return engine.exceptions.bulk_replay(ids=body.ids, actor=actor, reason=body.reason)
+        return engine.exceptions.bulk_replay(lot=body.lot, actor=actor, reason=body.reason)
 
     @app.get("/exceptions/{item_id:int}", response_model=ExceptionItemOut, dependencies=auth, tags=["exceptions"],
              responses={**_401, **_404, **_422})
@@ -135,18 +142,32 @@ def create_ops_app(engine: Engine, *, token: str | None = None, call_log: Vendor
 
     @app.post("/exceptions/{item_id:int}/retry", response_model=ExceptionItemOut, dependencies=auth,
               tags=["exceptions"], responses={**_400, **_401, **_404, **_409, **_422})
-    def retry(item_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: RetryRequest) -> Any:
-        return _call(lambda: engine.exceptions.retry(item_id, actor=body.owner, reason=body.reason).to_dict())
+    def retry(item_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: RetryRequest, actor: Actor) -> Any:
+        return _call(lambda: engine.exceptions.retry(item_id, actor=actor, reason=body.reason).to_dict())
 
     @app.post("/exceptions/{item_id:int}/resolve", response_model=ExceptionItemOut, dependencies=auth,
               tags=["exceptions"], responses={**_400, **_401, **_404, **_409, **_422})
-    def resolve(item_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: CloseRequest) -> Any:
-        return _call(lambda: engine.exceptions.resolve(item_id, reason=body.reason, owner=body.owner).to_dict())
+    def resolve(item_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: CloseRequest, actor: Actor) -> Any:
+        return _call(lambda: engine.exceptions.resolve(item_id, reason=body.reason, actor=actor,
+                                                       owner=body.owner).to_dict())
 
     @app.post("/exceptions/{item_id:int}/ignore", response_model=ExceptionItemOut, dependencies=auth,
               tags=["exceptions"], responses={**_400, **_401, **_404, **_409, **_422})
-    def ignore(item_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: CloseRequest) -> Any:
-        return _call(lambda: engine.exceptions.ignore(item_id, reason=body.reason, owner=body.owner).to_dict())
+    def ignore(item_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: CloseRequest, actor: Actor) -> Any:
+        return _call(lambda: engine.exceptions.ignore(item_id, reason=body.reason, actor=actor,
+                                                      owner=body.owner).to_dict())
+
+    @app.post("/exceptions/{item_id:int}/assign", response_model=ExceptionItemOut, dependencies=auth,
+              tags=["exceptions"], responses={**_400, **_401, **_404, **_409, **_422})
+    def assign(item_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: AssignRequest, actor: Actor) -> Any:
+        """Make ``owner`` the person who must act on the item; the caller is recorded as who assigned it."""
+        return _call(lambda: engine.exceptions.assign(item_id, owner=body.owner, actor=actor,
+                                                      reason=body.reason).to_dict())
+
+    @app.get("/me", dependencies=auth, tags=["ops"], responses={**_401, **_422})
+    def me(actor: Actor) -> dict[str, str]:
+        """The name the caller's actions are recorded under."""
+        return {"actor": actor}
 
     @app.post("/replay", response_model=ReplayOut, status_code=202, dependencies=auth, tags=["replay"],
               responses={**_400, **_401, **_404, **_422})

@@ -5,6 +5,8 @@ and machine reports the same truth); the request counter and latency histogram a
 |---|---|---|---|
 | q2c_inbox_events | gauge | status | inbound events by inbox status (received/processing/done/failed) |
 | q2c_exception_items | gauge | lot, status | exception-queue items by lot (transient/business) and status |
+| q2c_exception_items_overdue | gauge | lot | open items past their lot's SLA (engine/exception_queue.py) |
+| q2c_invoice_exception_ratio | gauge | | held invoices / (posted + held), as the KPI page computes it |
 | q2c_effects | gauge | status | external writes in the effect ledger by status (pending/done/failed) |
 | q2c_event_log_end_offset | gauge | | offset the next published business event will get |
 | q2c_consumer_lag_events | gauge | consumer | events published but not yet committed by each consumer |
@@ -23,7 +25,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from q2c_harness.engine.db import effects, sequences
+from q2c_harness.engine import events as ev
+from q2c_harness.engine.db import effects, events, sequences
 
 
 class EngineCollector(Collector):
@@ -42,6 +45,17 @@ class EngineCollector(Collector):
             for status, n in by_status.items():
                 exc.add_metric([lot, status], n)
         yield exc
+        overdue = GaugeMetricFamily("q2c_exception_items_overdue", "Open exception items past their lot's SLA",
+                                    labels=["lot"])
+        for lot, n in eng.exceptions.overdue_counts().items():
+            overdue.add_metric([lot], n)
+        yield overdue
+        with eng.db.tx() as conn:  # counted in SQL: a scrape must stay cheap however long the event log is
+            by_type = dict(conn.execute(sa.select(events.c.type, sa.func.count()).where(
+                events.c.type.in_((ev.INVOICE_POSTED, ev.INVOICE_EXCEPTION))).group_by(events.c.type)).all())
+        held, posted = int(by_type.get(ev.INVOICE_EXCEPTION, 0)), int(by_type.get(ev.INVOICE_POSTED, 0))
+        yield GaugeMetricFamily("q2c_invoice_exception_ratio", "Held invoices / (posted + held)",
+                                value=held / (held + posted) if held + posted else 0.0)
         eff = GaugeMetricFamily("q2c_effects", "External writes in the effect ledger by status", labels=["status"])
         with eng.db.tx() as conn:
             rows = dict(conn.execute(sa.select(effects.c.status, sa.func.count()).group_by(effects.c.status)).all())

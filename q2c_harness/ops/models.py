@@ -30,26 +30,29 @@ class Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
 
+# Who acts is the caller's identity (ops/identity.py), never a body field; `owner` is whom an item is assigned to.
 class RetryRequest(Strict):
-    owner: Name
     reason: Text | None = None
 
 
 class CloseRequest(Strict):
-    owner: Name
     reason: Text
+    owner: Name | None = None
+
+
+class AssignRequest(Strict):
+    owner: Name
+    reason: Text | None = None
 
 
 class BulkReplayByIds(Strict):
     """Retry the listed exception items."""
-    owner: Name
     reason: Text | None = None
-    ids: Annotated[list[ItemId], Field(max_length=100)]
+    ids: Annotated[list[ItemId], Field(min_length=1, max_length=100)]
 
 
 class BulkReplayByLot(Strict):
     """Retry every open item of a lot (oldest first)."""
-    owner: Name
     reason: Text | None = None
     lot: Lot
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ops.stack import TOKEN, Stack
+from tests.ops.stack import ANA_TOKEN, TOKEN, Stack
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install -e '.[test]')")
 CHROMIUM = os.environ.get("Q2C_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
@@ -103,14 +103,21 @@ def test_kpis_and_simulators(page, stack):
     sync_api.expect(page.locator(".sim[data-sim='netsuite']")).to_contain_text("concurrency")
 
 
-def test_retry_an_exception_and_see_it_resolved(page, stack):
-    page.goto(f"{stack.base_url}/dashboard#token={TOKEN}")
+def test_assign_then_retry_an_exception_and_see_it_resolved(page, stack):
+    """Signed in with her own token, Ana sees whom she acts as, assigns the held item (the flow made the billing-ops
+    team its owner) to Jo, retries it; the queue records her as the actor of both and Jo as the owner."""
+    page.goto(f"{stack.base_url}/dashboard#token={ANA_TOKEN}")
     page.click("#tabs button[data-view='exceptions']")
+    sync_api.expect(page.locator("#exc-actor")).to_have_text("ana@acme.example")
     item = page.locator(f"#exc-body tr[data-id='{stack.info['parked_id']}']")
     sync_api.expect(item).to_contain_text("MISSING_MASTER_DATA")
-    item.locator("button[data-act='retry']").click()
-    sync_api.expect(page.locator("#exc-msg")).to_contain_text("enter an owner")  # owner is required
-    page.fill("#exc-owner", "ana")
+    sync_api.expect(item.locator("td").nth(7)).to_have_text("billing-ops")
+    item.locator("button[data-act='assign']").click()
+    sync_api.expect(page.locator("#exc-msg")).to_contain_text("enter whom to assign it to")
+    page.fill("#exc-owner", "jo@acme.example")
+    item.locator("button[data-act='assign']").click()
+    sync_api.expect(page.locator("#exc-msg")).to_contain_text("assigned to jo@acme.example")
+    sync_api.expect(item.locator("td").nth(7)).to_have_text("jo@acme.example")
     page.fill("#exc-reason", "employee created in NetSuite")
     item.locator("button[data-act='retry']").click()
     sync_api.expect(page.locator("#exc-msg")).to_contain_text(f"#{stack.info['parked_id']} retry: now resolved")
@@ -123,7 +130,8 @@ def test_retry_an_exception_and_see_it_resolved(page, stack):
 
     got = httpx.get(f"{stack.base_url}/exceptions/{stack.info['parked_id']}",
                     headers={"Authorization": f"Bearer {TOKEN}"}).json()
-    assert got["status"] == "resolved" and got["history"][-1]["actor"] == "ana"
+    assert got["status"] == "resolved" and got["owner"] == "jo@acme.example"
+    assert {h["actor"] for h in got["history"] if h["action"] in ("assign", "retry")} == {"ana@acme.example"}
 
 
 @pytest.fixture
@@ -163,7 +171,6 @@ def test_ignore_needs_a_reason_and_bulk_replay_by_lot(browser, seeded_server):
     page.click("#tabs button[data-view='exceptions']")
     transient = page.locator("#exc-body tr", has_text="503 exhausted")
     sync_api.expect(transient).to_have_count(1)
-    page.fill("#exc-owner", "bo")
     transient.locator("button[data-act='ignore']").click()
     sync_api.expect(page.locator("#exc-msg")).to_contain_text("a reason is required to ignore")
     page.fill("#exc-reason", "PSA test project")

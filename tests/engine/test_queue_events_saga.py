@@ -43,16 +43,49 @@ def test_exception_actions_retry_resolve_ignore(db):
     assert [h.action for h in again.history] == ["parked", "retry", "retry-failed"]
     with pytest.raises(InvalidAction):
         q.retry(ok)  # resolved items cannot be retried
-    res = q.resolve(bad, reason="fixed the customer in NetSuite", owner="ana")
-    assert (res.status, res.owner, res.history[-1].reason) == ("resolved", "ana", "fixed the customer in NetSuite")
+    res = q.resolve(bad, reason="fixed the customer in NetSuite", actor="ana")
+    assert (res.status, res.owner, res.history[-1].actor, res.history[-1].reason) == (
+        "resolved", None, "ana", "fixed the customer in NetSuite")  # who acted is not made the owner
     ign = q.park(BusinessError("dup"), {}, handler="h")
-    assert q.ignore(ign, reason="test record", owner="bo").status == "ignored"
+    assert q.ignore(ign, reason="test record", actor="bo").status == "ignored"
     with pytest.raises(NotFound):
-        q.resolve(999, reason="x", owner="y")
+        q.resolve(999, reason="x", actor="y")
     no_handler = q.park(BusinessError("x"), {}, handler="unknown")
     with pytest.raises(InvalidAction):
         q.retry(no_handler)
     assert q.get(no_handler).status == "open"
+
+
+def test_assign_sets_the_owner_and_records_who_assigned(db):
+    q = ExceptionQueue(db)
+    item = q.park(BusinessError("no tax code"), {}, handler="h")
+    got = q.assign(item, owner="billing-ops@acme", actor="ana")
+    assert (got.status, got.owner) == ("open", "billing-ops@acme")
+    assert (got.history[-1].action, got.history[-1].actor) == ("assign", "ana")
+    closed = q.resolve(item, reason="tax code added", actor="bo")
+    assert closed.owner == "billing-ops@acme" and closed.history[-1].actor == "bo"
+    with pytest.raises(InvalidAction):
+        q.assign(item, owner="x", actor="y")  # a closed item has nobody left to act
+
+
+def test_age_due_and_overdue_follow_the_lot_sla(db):
+    import datetime as dt
+
+    now = {"t": dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.timezone.utc)}
+    db.clock = lambda: now["t"]
+    q = ExceptionQueue(db, sla={"business": 3600})
+    biz = q.park(BusinessError("no tax code"), {})
+    tra = q.park(TransientError("503"), {})
+    now["t"] += dt.timedelta(minutes=61)
+    b, t = q.get(biz), q.get(tra)
+    assert (b.age_seconds, b.due_at, b.overdue) == (3660, "2026-11-30T10:00:00.000000Z", True)
+    assert (t.age_seconds, t.overdue) == (3660, False)  # transient: 4 h by default
+    assert q.overdue_counts() == {"transient": 0, "business": 1}
+    q.resolve(biz, reason="fixed", actor="ana")
+    now["t"] += dt.timedelta(hours=5)
+    b, t = q.get(biz), q.get(tra)
+    assert (b.overdue, b.age_seconds) == (False, 3660)  # closed: its age stops at the close
+    assert t.overdue and q.overdue_counts() == {"transient": 1, "business": 0}
 
 
 def test_recurrence_folds_into_the_open_item_and_bulk_replay(db):

@@ -8,9 +8,14 @@ import pytest
 from q2c_harness.engine import Engine, InlineRunner
 from q2c_harness.errors import BusinessError, TransientError
 from q2c_harness.ops import create_ops_app
+from q2c_harness.ops.identity import Identities, token_digest
 
 TOKEN = "test-ops-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+ANA = {"Authorization": "Bearer ana-personal-token"}  # per-user tokens (Q2C_OPS_USERS holds their digests)
+BO = {"Authorization": "Bearer bo-personal-token"}
+USERS = Identities(TOKEN, {"ana@acme.example": token_digest("ana-personal-token"),
+                           "bo@acme.example": token_digest("bo-personal-token")})
 
 
 def seeded_engine(url: str) -> Engine:
@@ -70,6 +75,6 @@ def engine(request, tmp_path):
 
 @pytest.fixture
 async def client(engine):
-    app = create_ops_app(engine, token=TOKEN)
+    app = create_ops_app(engine, identities=USERS)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://ops") as c:
         yield c

@@ -25,10 +25,13 @@ from q2c_harness.flows.provision import ensure_resource
 from q2c_harness.flows.runtime import CoreRuntime
 from q2c_harness.ops import create_ops_app
 from q2c_harness.ops.calls import attach_call_log
+from q2c_harness.ops.identity import Identities, token_digest
 from q2c_simulators.kernel.serving import build_simulators
 from tests.flows.world import log_and_approve, on_vendors, sell, staff
 
 TOKEN = "dashboard-test-token"
+ANA_TOKEN = "ana-dashboard-token"  # a person's own token: her actions are recorded as hers
+IDENTITIES = Identities(TOKEN, {"ana@acme.example": token_digest(ANA_TOKEN)})
 SIM_HOSTS = {"salesforce": "https://salesforce.sim", "netsuite": "https://netsuite.sim", "psa": "https://psa.sim"}
 
 
@@ -102,7 +105,7 @@ class Stack:
                 calls = attach_call_log(core.vendors, core.engine)
                 self.info = await populate(core)
                 targets = {name: (host, httpx.ASGITransport(sims[name].asgi)) for name, host in SIM_HOSTS.items()}
-                self.app = create_ops_app(core.engine, token=TOKEN, call_log=calls, simulators=targets)
+                self.app = create_ops_app(core.engine, identities=IDENTITIES, call_log=calls, simulators=targets)
                 async with httpx.AsyncClient(transport=targets["netsuite"][1], base_url=SIM_HOSTS["netsuite"]) as c:
                     await c.post("/__admin/faults", json={"id": "ns-invoice-503", "kind": "error", "status": 503,
                                                           "method": "POST", "path": "/services/rest/record/v1/nope*",

@@ -124,7 +124,13 @@
   $("#trace-view").addEventListener("click", (e) => { const a = e.target.closest("a[data-cid]"); if (a) openTrace(a.dataset.cid); });
 
   // ---- exception queue --------------------------------------------------------------------------------------------
+  function age(seconds) {
+    if (seconds < 3600) return `${Math.floor(seconds / 60)} min`;
+    if (seconds < 172800) return `${Math.floor(seconds / 3600)} h`;
+    return `${Math.floor(seconds / 86400)} d`;
+  }
   async function loadExceptions() {
+    api("/me").then((me) => { $("#exc-actor").textContent = me.actor; }).catch(() => {});
     const q = new URLSearchParams({ limit: "200" });
     if ($("#exc-lot").value) q.set("lot", $("#exc-lot").value);
     if ($("#exc-status").value) q.set("status", $("#exc-status").value);
@@ -133,17 +139,20 @@
       const closed = i.status === "resolved" || i.status === "ignored";
       return `<tr data-id="${i.id}"><td><input type="checkbox" class="exc-pick" value="${i.id}" ${closed ? "disabled" : ""}></td>
       <td>${i.id}</td><td>${esc(i.lot)}</td><td>${badge("s-" + i.status, i.status)}</td><td class="mono">${esc(i.code || i.error_class)}</td>
-      <td>${esc(i.message)}</td><td>${esc(i.system)}</td><td>${esc(i.owner)}</td><td>${i.occurrences}</td>
+      <td>${esc(i.message)}</td><td>${esc(i.system)}</td><td>${esc(i.owner || "unassigned")}</td><td>${age(i.age_seconds)}</td>
+      <td>${closed ? "" : i.overdue ? badge("s-overdue", "overdue") : esc(time(i.due_at).slice(0, 16))}</td><td>${i.occurrences}</td>
       <td><a class="cid mono" data-cid="${esc(i.correlation_id)}">${esc((i.correlation_id || "").slice(0, 14))}</a></td>
-      <td class="actions">${closed ? "" : `<button data-act="retry">retry</button><button data-act="resolve">resolve</button><button data-act="ignore">ignore</button>`}</td></tr>`;
-    }).join("") || `<tr><td colspan="11" class="muted">no items</td></tr>`;
+      <td class="actions">${closed ? "" : `<button data-act="assign">assign</button><button data-act="retry">retry</button><button data-act="resolve">resolve</button><button data-act="ignore">ignore</button>`}</td></tr>`;
+    }).join("") || `<tr><td colspan="13" class="muted">no items</td></tr>`;
     loadExceptionCount();
   }
-  function who() {
-    const owner = $("#exc-owner").value.trim();
-    if (!owner) { $("#exc-owner").focus(); throw new ApiError(0, "enter an owner first"); }
-    const reason = $("#exc-reason").value.trim();
-    return { owner, reason };
+  // who acts is the signed-in token's identity (GET /me); the inputs say whom to assign and why
+  function inputs() {
+    const body = {};
+    const owner = $("#exc-owner").value.trim(), reason = $("#exc-reason").value.trim();
+    if (owner) body.owner = owner;
+    if (reason) body.reason = reason;
+    return body;
   }
   function say(text, ok) { const m = $("#exc-msg"); m.textContent = text; m.className = "msg " + (ok ? "" : "error"); }
   async function act(fn) {
@@ -155,24 +164,25 @@
     const b = e.target.closest("button[data-act]"); if (!b) return;
     const id = b.closest("tr").dataset.id, action = b.dataset.act;
     act(async () => {
-      const { owner, reason } = who();
-      if (action !== "retry" && !reason) throw new ApiError(0, "a reason is required to " + action);
-      const body = action === "retry" ? (reason ? { owner, reason } : { owner }) : { owner, reason };
+      const body = inputs();
+      if (action === "assign" && !body.owner) { $("#exc-owner").focus(); throw new ApiError(0, "enter whom to assign it to"); }
+      if ((action === "resolve" || action === "ignore") && !body.reason) throw new ApiError(0, "a reason is required to " + action);
+      if (action === "retry") delete body.owner;
       const item = await api(`/exceptions/${id}/${action}`, { method: "POST", body });
-      return `#${id} ${action}: now ${item.status}`;
+      return action === "assign" ? `#${id} assigned to ${item.owner}` : `#${id} ${action}: now ${item.status}`;
     });
   });
   $("#bulk-selected").addEventListener("click", () => act(async () => {
     const ids = [...document.querySelectorAll(".exc-pick:checked")].map((c) => Number(c.value));
     if (!ids.length) throw new ApiError(0, "select items first");
-    const { owner, reason } = who();
-    const r = await api("/exceptions/replay", { method: "POST", body: reason ? { owner, reason, ids } : { owner, ids } });
+    const { reason } = inputs();
+    const r = await api("/exceptions/replay", { method: "POST", body: reason ? { reason, ids } : { ids } });
     return `replayed ${r.attempted}, resolved ${r.resolved}`;
   }));
   $("#bulk-lot").addEventListener("click", () => act(async () => {
-    const { owner, reason } = who();
+    const { reason } = inputs();
     const lot = $("#bulk-lot-name").value;
-    const r = await api("/exceptions/replay", { method: "POST", body: reason ? { owner, reason, lot } : { owner, lot } });
+    const r = await api("/exceptions/replay", { method: "POST", body: reason ? { reason, lot } : { lot } });
     return `replayed ${r.attempted} (${lot}), resolved ${r.resolved}`;
   }));
   $("#exc-all").addEventListener("change", (e) => document.querySelectorAll(".exc-pick:not(:disabled)").forEach((c) => { c.checked = e.target.checked; }));
