@@ -27,6 +27,7 @@ from .tax import (
     tax_amount,
 )
 from .time_and_materials import HeldAmount, TimeAndMaterialsBilling, bill_time_and_materials
+from .usage import usage_line
 
 __all__ = [
     "ALL_VIOLATIONS", "BillingRuleViolation", "ContractPosition", "CrossCharge", "EliminationEntry", "FeePeriod",
@@ -38,6 +39,6 @@ __all__ = [
     "elimination_total", "entry_id", "fx_rate_date", "monthly_fee_for", "recurring_fee_line", "invoice_status", "is_valid_vat_id", "minor_units",
     "open_balance", "percent_complete", "period_revenue", "quantum", "rate_card_version_on", "rate_in_force",
     "rate_time_entry", "realized_fx_gain_loss", "receive_retainer", "require_billable", "round_money",
-    "select_billable", "split_amount", "tax_amount", "validate_credit_memo", "validate_milestone_schedule",
+    "select_billable", "split_amount", "tax_amount", "usage_line", "validate_credit_memo", "validate_milestone_schedule",
     "validate_rate_card", "why_ineligible",
 ]

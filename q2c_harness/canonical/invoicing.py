@@ -14,7 +14,7 @@ from pydantic import Field
 
 from .money import Amount, CanonicalObject, CurrencyCode, Strict
 
-LineKind = Literal["time", "expense", "milestone", "recurring_fee", "retainer_drawdown", "adjustment"]
+LineKind = Literal["time", "expense", "milestone", "recurring_fee", "usage", "retainer_drawdown", "adjustment"]
 
 
 class InvoiceLine(Strict):

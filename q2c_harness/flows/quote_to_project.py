@@ -127,7 +127,10 @@ def plan_engagement(ctx: FlowContext, data: dict[str, Any], correlation_id: str)
             "sow": sow.model_dump(mode="json"), "original_baseline": sow.baseline.model_dump(mode="json"),
             "lines": [{"line_id": ln.line_id, "description": ln.description, "quantity": str(ln.quantity),
                        "net_total": str(ln.net_total), "start": ln.start_date.isoformat() if ln.start_date else None,
-                       "end": ln.end_date.isoformat() if ln.end_date else None} for ln in terms.lines],
+                       "end": ln.end_date.isoformat() if ln.end_date else None, "unit_price": str(ln.unit_price),
+                       # a Usage line billed monthly in arrears is metered: the PSA reports its units
+                       "metered": ln.charge == "time_and_materials" and ln.billing_frequency is not None}
+                      for ln in terms.lines],
             "opportunity_id": opp["Id"], "quote_id": quote["Id"], "change_orders": []}
 
 

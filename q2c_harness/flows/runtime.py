@@ -155,6 +155,7 @@ class CoreRuntime:
 
     def run_billing_sync(self, engagement_id: str, period: str) -> Any:
         time_to_invoice.stage_recurring(self.ctx, engagement_id, period)  # a managed-services fee is due monthly
+        time_to_invoice.stage_usage(self.ctx, engagement_id, period)  # the units the PSA reports for the month
         wid = self.intake.start_billing(engagement_id, period)
         return None if wid is None else self.engine.runner.result(wid, timeout=600)
 

@@ -26,6 +26,7 @@ from q2c_harness.billing import (
     monthly_fee_for,
     rate_time_entry,
     recurring_fee_line,
+    usage_line,
     round_money,
     select_billable,
 )
@@ -166,6 +167,33 @@ def stage_recurring(ctx: FlowContext, engagement_id: str, period: str) -> int:
                                       "amount": str(fee.amount)}})])
 
 
+def completed_units(stories: list[dict[str, Any]], period: str) -> list[dict[str, Any]]:
+    """The units a usage story's sub-stories report for a month: issues completed, dated (due date) in it."""
+    return [s for s in stories if s.get("story_type") == "issue" and s.get("state") == "completed"
+            and str(s.get("due_date") or "")[:7] == period]
+
+
+def stage_usage(ctx: FlowContext, engagement_id: str, period: str) -> int:
+    """Stage the units the PSA reports for the month on each metered quote line (a Usage line billed monthly): each
+    completed issue under the line's story is one unit, ``U-<story id>``, billed once at the line's unit price
+    (late ones by the period's next run). Returns how many were new."""
+    data = ctx.store.engagement(engagement_id)
+    if data is None:
+        return 0
+    story_ids = data["keys"].get("story_ids") or {}
+    rows = []
+    for ln in data.get("lines", []):
+        parent = story_ids.get(ln["line_id"])
+        if not ln.get("metered") or parent is None:
+            continue
+        subs = ctx.vendors.run(ctx.vendors.psa.list_all("stories", filters={"parent_id": parent}))
+        for s in completed_units(subs, period):
+            rows.append((f"U-{s['id']}", "usage", engagement_id, period,
+                         {"usage": {"line_id": ln["line_id"], "item": ln["description"], "unit_price": ln["unit_price"],
+                                    "unit": str(s["id"]), "day": str(s.get("due_date"))[:10]}}))
+    return ctx.store.stage(rows) if rows else 0
+
+
 def _psa_rate(rec: dict[str, Any]) -> str | None:
     """The rate the PSA shows on a time entry (explicit or its own rate card's), as a decimal string."""
     cents = rec.get("rate_in_cents")
@@ -286,6 +314,18 @@ def rate_run(ctx: FlowContext, run: dict[str, Any], correlation_id: str) -> dict
                                  unit_price=ex.amount, amount=ex.amount, source_ids=[ex.expense_id],
                                  contract_version=sow.current.version))
         amounts[f"X-{ex.expense_id}"] = ex.amount
+    usage: dict[str, list[dict[str, Any]]] = {}
+    for s in staged.values():
+        if s["kind"] == "usage":
+            usage.setdefault(s["usage"]["line_id"], []).append(s)
+    for line_id, units in sorted(usage.items()):
+        u = units[0]["usage"]
+        line = usage_line(line_key=line_id, item=u["item"], unit_price=Decimal(u["unit_price"]),
+                          units=[x["usage"]["unit"] for x in units], invoice_id=invoice_id,
+                          contract_version=sow.current.version, currency=engagement.currency)
+        lines.append(line)
+        for x in units:
+            amounts[x["source_id"]] = line.unit_price
     for s in sorted((s for s in staged.values() if s["kind"] == "recurring"), key=lambda s: s["source_id"]):
         f = s["fee"]
         line = recurring_fee_line(FeePeriod(f["key"], date.fromisoformat(f["start"]), date.fromisoformat(f["end"]),
@@ -383,6 +423,7 @@ def invoice_body(ctx: FlowContext, invoice: InvoiceEvent, keys: dict[str, Any],
                 for k in ("time", "expense", "milestone", "adjustment")}
     item_ids["retainer_drawdown"] = item_ids["adjustment"]
     item_ids["recurring_fee"] = item_ids["milestone"]  # a fixed fee per month: the fixed-fee service item
+    item_ids["usage"] = item_ids["time"]  # metered services: the services item
     from .quote_to_project import _currency_id
 
     body = nsmap.invoice_payload(invoice, customer_id=keys["customer_id"],

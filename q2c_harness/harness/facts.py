@@ -60,6 +60,7 @@ from .invariants import (
     RebillFact,
     RetainerEvent,
     RevenueFact,
+    UsageUnitFact,
     RetainerFact,
     Tally,
     TaxDocumentFact,
@@ -172,6 +173,7 @@ class _Psa:
     workspaces: dict[str, dict[str, Any]]
     change_orders: dict[str, int]  # workspace -> budget change orders
     projects_of: dict[str, set[str]]  # engagement -> the PSA workspaces referencing it
+    usage_units: dict[str, UsageUnitFact] = field(default_factory=dict)
 
 
 async def _read_psa(ctx: RunContext) -> _Psa:
@@ -245,8 +247,20 @@ async def _read_psa(ctx: RunContext) -> _Psa:
     bcos: dict[str, int] = defaultdict(int)
     for b in await v.psa_all("budget_change_orders"):
         bcos[str(b["workspace_id"])] += 1
+    # metered usage: the integration tags each quote line's story with the quote line id; units are issues under it
+    line_story = {str(r["subject_id"]): str(r["service_model_ref"])
+                  for r in await v.psa_all("external_references", {"service_model": "QuoteLine"})
+                  if r["subject_type"] == "Story"}
+    units = {}
+    for st in await v.psa_all("stories"):
+        eng = ws_engagement.get(str(st["workspace_id"]))
+        parent = str(st.get("parent_id") or "")
+        if eng is not None and parent in line_story and st.get("story_type") == "issue":
+            units[str(st["id"])] = UsageUnitFact(str(st["id"]), eng, line_story[parent],
+                                                 _day(st["due_date"]) if st.get("due_date") else None,
+                                                 st.get("state") == "completed")
     return _Psa(ws_engagement, time_entries, raw_time, expenses, milestones, cards, workspaces, dict(bcos),
-                dict(projects_of))
+                dict(projects_of), units)
 
 
 def _approval(rec: dict[str, Any]) -> str:
@@ -262,6 +276,7 @@ class _Crm:
     status: dict[str, dict[str, Any]]
     # engagement -> the signed quote's Recurring lines: (fee per period, start, end, billing frequency)
     recurring: dict[str, list[tuple[Decimal, date | None, date | None, str]]] = field(default_factory=dict)
+    usage_prices: dict[str, Decimal] = field(default_factory=dict)  # metered quote line id -> unit price
 
 
 async def _read_crm(ctx: RunContext) -> _Crm:
@@ -278,10 +293,13 @@ async def _read_crm(ctx: RunContext) -> _Crm:
             out.signed[eng] = _dec(primary[0]["SBQQ__NetAmount__c"])
         out.amendments[eng] = [(_dec(q["SBQQ__NetAmount__c"]), _day(q["LastModifiedDate"])) for q in quotes
                                if q.get("SBQQ__Type__c") == "Amendment" and q.get("SBQQ__Status__c") == "Accepted"]
-        if primary and er.spec.billing == "recurring_fee":
+        if primary and (er.spec.billing == "recurring_fee" or er.spec.usage):
             lines = await v.sf_query("SELECT Id, SBQQ__NetPrice__c, SBQQ__StartDate__c, SBQQ__EndDate__c, "
                                      "SBQQ__BillingFrequency__c, SBQQ__ChargeType__c FROM SBQQ__QuoteLine__c WHERE "
                                      f"SBQQ__Quote__c = '{primary[0]['Id']}' ORDER BY Id")
+            # a Usage line billed monthly is metered: priced per unit the PSA reports
+            out.usage_prices.update({str(ln["Id"]): _dec(ln["SBQQ__NetPrice__c"]) for ln in lines
+                                     if ln.get("SBQQ__ChargeType__c") == "Usage" and ln.get("SBQQ__BillingFrequency__c")})
             out.recurring[eng] = [(_dec(ln["SBQQ__NetPrice__c"]),
                                    _day(ln["SBQQ__StartDate__c"]) if ln.get("SBQQ__StartDate__c") else None,
                                    _day(ln["SBQQ__EndDate__c"]) if ln.get("SBQQ__EndDate__c") else None,
@@ -481,7 +499,8 @@ async def read_facts(ctx: RunContext) -> FactBundle:
         cross_charges=cross_charges, intercompany_markup_percent=ctx.scenario.master_data.intercompany_markup_percent,
         clients=list(w.clients.values()), legal_entities=list(w.entities.values()), tax_rates=dict(w.tax_rates),
         invoice_tax_rates=tax_rates, invoice_notes=notes, payments=payments, cash_applications=applications,
-        crm=crm_facts, credit_memos=credit_memos, rebills=rebills, tax_documents=tax_documents)
+        crm=crm_facts, credit_memos=credit_memos, rebills=rebills, tax_documents=tax_documents,
+        usage_units=psa.usage_units, usage_prices=crm.usage_prices)
     facts = await ctx.core.extend_facts(ctx, facts)
     by_eng: dict[str, list[InvoiceEvent]] = defaultdict(list)
     for i in sorted(invoices, key=lambda i: (i.invoice_date, int(i.xref["netsuite"]))):

@@ -276,6 +276,17 @@ class TaxDocumentFact:
 
 
 @dataclass(frozen=True)
+class UsageUnitFact:
+    """One unit of a metered service as the PSA holds it: an issue under the quote line's story."""
+
+    unit_id: str
+    engagement_id: str
+    quote_line_id: str
+    day: date | None
+    completed: bool
+
+
+@dataclass(frozen=True)
 class CrmStatusFact:
     """The invoice status an engagement's opportunity shows, beside the invoice it names in the ERP."""
 
@@ -324,6 +335,8 @@ class Facts:
     tax_documents: dict[str, TaxDocumentFact] | None = None
     credit_memos: list[CreditMemo] = field(default_factory=list)
     rebills: list[RebillFact] = field(default_factory=list)
+    usage_units: dict[str, UsageUnitFact] = field(default_factory=dict)  # unit (PSA story) id -> the unit
+    usage_prices: dict[str, Decimal] = field(default_factory=dict)  # quote line id -> unit price (the CRM quote)
     # Invoice ids seen in an earlier read: invoices are never deleted.
     previously_seen_invoice_ids: set[str] = field(default_factory=set)
     payments: list[Payment] = field(default_factory=list)
@@ -475,6 +488,7 @@ def check_tm_rating(facts: Facts) -> Tally:
                    f"contract's rate card and FX policy give for {entry.work_date}", *refs)
     for h in facts.held or []:
         billed[h.source_id] += h.amount
+    _check_usage_rating(t, facts)
     partial = _held_under_cap(facts)
     for sid, (amount, inv, ln) in want.items():
         if sid in partial:
@@ -482,6 +496,24 @@ def check_tm_rating(facts: Facts) -> Tally:
         t.same(amount, billed[sid], f"time entry {sid} ({inv.invoice_id}) billed {billed[sid]}, "
                f"round(hours x rate x fx) is {amount}", sid, inv.invoice_id, ln.line_id)
     return t
+
+
+def _check_usage_rating(t: Tally, facts: Facts) -> None:
+    """A usage line bills one unit per source at the unit price of the quote line the units belong to."""
+    for inv in _live(facts):
+        for ln in inv.lines:
+            if ln.kind != "usage":
+                continue
+            refs = (inv.invoice_id, ln.line_id)
+            quote_lines = {u.quote_line_id for s in ln.source_ids if (u := facts.usage_units.get(s))}
+            if not t.check(len(quote_lines) == 1 and next(iter(quote_lines)) in facts.usage_prices,
+                           f"usage line {ln.line_id}: its units belong to quote lines {sorted(quote_lines)}, not one "
+                           "priced quote line", "one quote line", sorted(quote_lines), *refs):
+                continue
+            price = facts.usage_prices[next(iter(quote_lines))]
+            t.same((Decimal(len(ln.source_ids)), money(len(ln.source_ids) * price, inv.currency)),
+                   (ln.quantity, ln.amount), f"usage line {ln.line_id}: {len(ln.source_ids)} unit(s) at {price} "
+                   f"(the quote's unit price), the invoice bills {ln.quantity} for {ln.amount}", *refs)
 
 
 # --- 2. eligibility and traceability ------------------------------------------------------------------------------
@@ -515,6 +547,15 @@ def check_eligibility(facts: Facts) -> Tally:
                                 f"entry {sid} was billed but is {record.approval_state!r}, "  # type: ignore[union-attr]
                                 f"billable={record.billable}", ("approved", True),  # type: ignore[union-attr]
                                 (record.approval_state, record.billable), sid, *refs)  # type: ignore[union-attr]
+                elif ln.kind == "usage":
+                    unit = facts.usage_units.get(sid)
+                    if t.check(unit is not None and unit.engagement_id == inv.engagement_id, f"usage line "
+                               f"{ln.line_id} cites {sid}, not a unit the PSA reports for {inv.engagement_id}",
+                               "a reported unit", sid, *refs):
+                        t.check(unit.completed and unit.day is not None and unit.day <= inv.invoice_date,  # type: ignore[union-attr]
+                                f"unit {sid} was billed but is not completed by {inv.invoice_date}",
+                                "completed on or before the invoice date", (unit.completed, unit.day),  # type: ignore[union-attr]
+                                sid, *refs)
                 elif ln.kind == "milestone" and milestones:
                     t.check(sid in milestones, f"milestone line {ln.line_id} cites unknown milestone {sid}",
                             "a known milestone", None, sid, *refs)

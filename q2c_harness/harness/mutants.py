@@ -380,6 +380,10 @@ def _no_proration(out: Any, plan: Any, *a: Any, **k: Any) -> Any:
     return dataclasses.replace(out, amount=plan.amount_per_period)  # a part month billed as a whole one
 
 
+def _open_units_too(out: list[Any], stories: list[Any], period: str, *a: Any, **k: Any) -> list[Any]:
+    return [s for s in stories if s.get("story_type") == "issue" and str(s.get("due_date") or "")[:7] == period]
+
+
 T2I = "q2c_harness.flows.time_to_invoice"
 RI = "q2c_harness.flows.revenue_inputs"
 CR = "q2c_harness.flows.credit_and_rebill"
@@ -499,6 +503,9 @@ BUILTIN: list[Mutant] = [
     Mutant("recurring.no_proration", "a managed-services fee billed in full for the part months of its term",
            (f"{T2I}:monthly_fee_for",), result=_no_proration, scenarios=("managed_services",),
            guards=("4.fixed_fee", "expectations")),
+    Mutant("usage.open_units_billed", "metered usage billed for units still open in the PSA",
+           (f"{T2I}:completed_units",), result=_open_units_too, scenarios=("usage_billing",),
+           guards=("2.eligibility_traceability", "expectations")),
     Mutant("exceptions.swallowed", "a business exception swallowed instead of parked",
            (f"{T2I}:owned", f"{MS}:owned"), replace=_swallow_business_errors,
            scenarios=("exceptions_and_resolution",), guards=("expectations",)),

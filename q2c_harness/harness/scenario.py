@@ -157,6 +157,13 @@ class FxPolicySpec(_M):
     fixed_rate_date: date | None = None
 
 
+class UsageItemSpec(_M):
+    """A metered service on a time-and-materials quote: a Usage line billed monthly in arrears at ``unit_price``."""
+
+    item: str
+    unit_price: Money = Field(ge=0)
+
+
 class TeamMember(_M):
     person: str
     role: str | None = None  # defaults to the person's role
@@ -184,6 +191,7 @@ class CloseQuote(_M):
     monthly_fee: Money | None = Field(default=None, gt=0, description="recurring_fee: the managed-services fee per "
                                       "month (a Recurring, Monthly quote line from start to end)")
     delivering_entities: list[str] = Field(default_factory=list)
+    usage: list[UsageItemSpec] = Field(default_factory=list)
     team: list[TeamMember | str] = Field(default_factory=list)
 
 
@@ -343,6 +351,18 @@ class ResolveException(_M):
     expect_at_least: int = Field(default=1, ge=0)
 
 
+class ReportUsage(_M):
+    """The delivery team reports units of a metered service in the PSA: ``count`` issues completed on ``day`` under
+    the quote line's story (and ``open`` more still open, which are not billable yet)."""
+
+    kind: Literal["report_usage"] = "report_usage"
+    engagement: str
+    item: str
+    day: date
+    count: int = Field(ge=0, le=500)
+    open: int = Field(default=0, ge=0, le=500)
+
+
 class ClosePeriod(_M):
     """Month-end close: the core writes the revenue-recognition inputs of each fixed-fee engagement for the month
     ending ``period_end`` (a documented export, docs/flows.md)."""
@@ -387,13 +407,13 @@ class Expect(_M):
 StepSpec = Annotated[
     Union[CloseQuote, LogTime, ApproveTime, FileExpense, ApproveExpenses, AcceptMilestone, RejectMilestone,
           SignChangeOrder, PublishRateCardVersion, AdvanceClock, Sync, BillingRun, ReceivePayment, Replay,
-          Redeliver, ResolveException, DisputeInvoice, ClosePeriod, SetFaults, Expect],
+          Redeliver, ResolveException, DisputeInvoice, ClosePeriod, ReportUsage, SetFaults, Expect],
     Field(discriminator="kind"),
 ]
 STEP_KINDS = ("close_quote", "log_time", "approve_time", "file_expense", "approve_expenses", "accept_milestone",
               "reject_milestone", "sign_change_order", "publish_rate_card_version", "advance_clock", "sync",
               "billing_run", "receive_payment", "replay", "redeliver", "resolve_exception", "dispute_invoice",
-              "close_period", "set_faults", "expect")
+              "close_period", "report_usage", "set_faults", "expect")
 
 
 # ---- expectations -----------------------------------------------------------------------------------------------
@@ -710,5 +730,6 @@ class steps:  # noqa: N801 - a namespace: `steps.LogTime(...)`
     ResolveException = ResolveException
     DisputeInvoice = DisputeInvoice
     ClosePeriod = ClosePeriod
+    ReportUsage = ReportUsage
     SetFaults = SetFaults
     Expect = Expect

@@ -357,6 +357,11 @@ async def close_quote(ctx: RunContext, st: sc.CloseQuote) -> str:
                   "SBQQ__NetPrice__c": float(st.value), "SBQQ__NetTotal__c": float(st.value),
                   "SBQQ__ChargeType__c": "Usage", "SBQQ__StartDate__c": st.start.isoformat(),
                   "SBQQ__EndDate__c": st.end.isoformat()}]
+    for u in st.usage:  # CPQ: a Usage line billed monthly in arrears, priced per unit, no quantity up front
+        lines.append({"SBQQ__Description__c": u.item[:255], "SBQQ__Quantity__c": 0, "SBQQ__NetPrice__c": float(u.unit_price),
+                      "SBQQ__NetTotal__c": 0, "SBQQ__ChargeType__c": "Usage", "SBQQ__BillingType__c": "Arrears",
+                      "SBQQ__BillingFrequency__c": "Monthly", "SBQQ__StartDate__c": st.start.isoformat(),
+                      "SBQQ__EndDate__c": st.end.isoformat()})
     for line in lines:
         await v.sf("POST", "/sobjects/SBQQ__QuoteLine__c/", {"SBQQ__Quote__c": refs.sf_quote, **line})
     await v.sf("PATCH", f"/sobjects/Opportunity/{refs.sf_opportunity}", {"StageName": "Closed Won"})
@@ -387,7 +392,7 @@ async def billing_run(ctx: RunContext, st: sc.BillingRun) -> str:
 
 async def vendor_records(ctx: RunContext) -> dict[str, Any]:
     """What finance and delivery see in the vendors, compared across a replay: NetSuite invoices with their lines,
-    time bills, payments and contracts; PSA projects, milestones and budget change orders; Salesforce quotes and
+    time bills, payments, credit memos and contracts; PSA projects, milestones and budget change orders; Salesforce quotes and
     the opportunities' status fields."""
     v = ctx.vendors
     out: dict[str, Any] = {
@@ -396,6 +401,7 @@ async def vendor_records(ctx: RunContext) -> dict[str, Any]:
                                                   "line"),
         "netsuite time bills": await v.suiteql("SELECT id, externalid, hours, rate FROM timebill ORDER BY id"),
         "netsuite payments": await v.suiteql("SELECT id, payment FROM customerpayment ORDER BY id"),
+        "netsuite credit memos": await v.suiteql("SELECT id, externalid, total, memo FROM creditmemo ORDER BY id"),
         "netsuite contracts": await v.suiteql("SELECT id, externalid, memo FROM salesorder ORDER BY id"),
     }
     for resource in ("workspaces", "billing_milestones", "budget_change_orders"):
@@ -462,6 +468,21 @@ async def dispute_invoice(ctx: RunContext, st: sc.DisputeInvoice) -> str:
     return await ctx.core.dispute_invoice(ctx, st, ids)
 
 
+async def report_usage(ctx: RunContext, st: sc.ReportUsage) -> str:
+    ws = ctx.workspace(st.engagement)
+    parent = next((s for s in await ctx.vendors.psa_all("stories", {"workspace_id": ws}) if s["title"] == st.item
+                   and not s.get("parent_id")), None)
+    if parent is None:
+        raise ExpectationFailed(f"engagement {st.engagement}: no PSA story {st.item!r} (did the core create the quote "
+                                "line's story?)")
+    for n in range(st.count + st.open):
+        body = {"story": {"title": f"{st.item} {st.day.isoformat()} #{n + 1}", "workspace_id": int(ws),
+                          "parent_id": int(parent["id"]), "story_type": "issue", "due_date": st.day.isoformat(),
+                          "state": "completed" if n < st.count else "started"}}
+        await ctx.vendors.psa("POST", "stories.json", body, user=ctx.pm_user)
+    return f"{st.count} {st.item} completed ({st.open} open) under PSA story {parent['id']}"
+
+
 async def close_period(ctx: RunContext, st: sc.ClosePeriod) -> str:
     return await ctx.core.close_period(ctx, st)
 
@@ -482,7 +503,7 @@ EXECUTORS = {
     "sign_change_order": sign_change_order, "publish_rate_card_version": publish_rate_card_version,
     "advance_clock": advance_clock, "sync": sync, "billing_run": billing_run, "receive_payment": receive_payment,
     "replay": replay, "redeliver": redeliver, "resolve_exception": resolve_exception, "dispute_invoice": dispute_invoice,
-    "close_period": close_period, "set_faults": set_faults, "expect": expect,
+    "close_period": close_period, "report_usage": report_usage, "set_faults": set_faults, "expect": expect,
 }
 assert set(EXECUTORS) == set(sc.STEP_KINDS)
 

@@ -152,3 +152,17 @@ def test_a_monthly_fee_is_prorated_by_days_in_its_first_and_last_calendar_months
     assert (jan.end, jan.days, jan.amount) == (date(2027, 1, 20), 20, D("2903.23"))  # 2,903.2258 half up
     with pytest.raises(IneligibleEntry, match="only monthly fees"):
         monthly_fee_for(_recurring(), "2026-04", "USD")
+
+
+def test_a_usage_line_bills_each_reported_unit_once_at_the_unit_price():
+    from q2c_harness.billing import usage_line
+
+    line = usage_line(line_key="QL-1", item="Support incidents", unit_price=D("350.00"), units=["9", "12", "10"],
+                      invoice_id="INV-7", contract_version=1, currency="USD")
+    assert (line.kind, line.quantity, line.amount, line.source_ids) == ("usage", D("3"), D("1050.00"),
+                                                                        ["10", "12", "9"])
+    from q2c_harness.billing.errors import AmountNotInMinorUnits
+
+    with pytest.raises(AmountNotInMinorUnits):
+        usage_line(line_key="QL-1", item="x", unit_price=D("0.001"), units=["1"], invoice_id="INV-7",
+                   contract_version=1, currency="USD")

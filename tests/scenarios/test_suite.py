@@ -15,7 +15,8 @@ from q2c_harness.harness.scenario import load_scenario
 pytest_plugins = ["pytester"]
 
 PASSING = ["multi_entity_tm", "fixed_fee_change_order", "month_end_storm", "duplicates_and_replay", "retainer_drawdown",
-           "exceptions_and_resolution", "credit_and_rebill", "managed_services"]
+           "exceptions_and_resolution", "credit_and_rebill", "managed_services",
+           "usage_billing"]
 
 
 @pytest.mark.parametrize("name", PASSING)
