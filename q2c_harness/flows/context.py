@@ -13,6 +13,7 @@ from q2c_harness.connectors.http import dumps_json, loads_json
 from q2c_harness.engine import Engine, key_for
 from q2c_harness.errors import BusinessError
 
+from .provision import currency_eid
 from .reference import ReferenceData
 from .store import FlowStore
 from .vendors import Vendors
@@ -62,6 +63,16 @@ class FlowContext:
         with self._lock:
             self._ns_ids[ck] = rid
         return rid
+
+    def currency_id(self, code: str) -> str:
+        """NetSuite's internal id of a currency (by the external id provisioning gave it)."""
+        if code == "USD":
+            rid = self.ns_id("currency", currency_eid(code), required=False)
+            if rid is None:  # the account's base currency (internal id 1); remember it: one lookup per process
+                with self._lock:
+                    self._ns_ids[("currency", currency_eid(code).upper())] = "1"
+            return rid or "1"
+        return str(self.ns_id("currency", currency_eid(code), what=f"currency {code}"))
 
     def ns_lookup(self, record_type: str, eid: str) -> dict[str, Any] | None:
         try:

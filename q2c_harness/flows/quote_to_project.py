@@ -20,8 +20,10 @@ from q2c_harness.connectors.mapping.common import external_id
 from q2c_harness.engine.events import PROJECT_ACTIVATED, QUOTE_ACCEPTED
 from q2c_harness.errors import BusinessError
 
+from .cash_to_crm import post_invoice_status
 from .context import FlowContext, load, owned
 from .reference import entity_eid, item_eid
+from .time_to_invoice import retainer_invoice_id, write_invoice
 
 WORKFLOW = "q2c.flows.quote_to_project"
 FLOW = "quote"
@@ -155,7 +157,7 @@ def register(ctx: FlowContext) -> None:
         client = load(Client, plan["client"])
         eng = load(Engagement, plan["engagement"])
         sub = ctx.ns_id("subsidiary", entity_eid(eng.contracting_entity_id), what="subsidiary")
-        cur = _currency_id(ctx, eng.currency)
+        cur = ctx.currency_id(eng.currency)
         body = nsmap.customer_payload(client, subsidiary_id=sub, currency_id=cur)
         eid = nsmap.customer_external_id(client.client_id)
         return ctx.write(FLOW, client.client_id, "ns-customer", system="netsuite", operation="customer.upsert",
@@ -167,7 +169,7 @@ def register(ctx: FlowContext) -> None:
         sow = load(StatementOfWork, plan["sow"])
         sub = ctx.ns_id("subsidiary", entity_eid(eng.contracting_entity_id), what="subsidiary")
         body = nsmap.job_payload(eng, customer_id=customer_id, subsidiary_id=sub,
-                                 currency_id=_currency_id(ctx, eng.currency), sow=sow)
+                                 currency_id=ctx.currency_id(eng.currency), sow=sow)
         body["entityStatus"] = "2"
         job = ctx.write(FLOW, eng.engagement_id, "ns-job", system="netsuite", operation="job.upsert", request=body,
                         call=lambda k: ctx.ns_put("job", nsmap.job_external_id(eng.engagement_id), body))
@@ -245,9 +247,6 @@ def register(ctx: FlowContext) -> None:
 
     @step("q2c.quote.retainer_invoice")
     def s_retainer(plan: dict[str, Any], keys: dict[str, Any], cid: str) -> dict[str, Any]:
-        from .cash_to_crm import post_invoice_status
-        from .time_to_invoice import write_invoice
-
         rated = retainer_invoice(ctx, plan, keys, cid)
         ns_invoice = write_invoice(ctx, rated)
         engine.decide("billing.retainer_invoice", {"billing_plan_id": plan["sow"]["billing_plan"]["billing_plan_id"]},
@@ -276,8 +275,6 @@ def retainer_invoice(ctx: FlowContext, plan: dict[str, Any], keys: dict[str, Any
                      ) -> dict[str, Any]:
     """The retainer invoiced up front (``INV-<engagement>-RETAINER``, one line for the retainer amount); what the
     client pays on it is the retainer received, a liability that billing runs draw down."""
-    from .time_to_invoice import retainer_invoice_id
-
     eng = load(Engagement, plan["engagement"])
     sow = load(StatementOfWork, plan["sow"])
     client = load(Client, plan["client"])
@@ -298,18 +295,6 @@ def retainer_invoice(ctx: FlowContext, plan: dict[str, Any], keys: dict[str, Any
     return {"invoice": invoice.model_dump(mode="json"), "tax_rate": str(tax.rate_percent), "keys": keys}
 
 
-def _currency_id(ctx: FlowContext, code: str) -> str:
-    from .provision import currency_eid
-
-    if code == "USD":
-        rid = ctx.ns_id("currency", currency_eid(code), required=False)
-        if rid is None:  # the account's base currency (internal id 1); remember it: one lookup per process
-            with ctx._lock:
-                ctx._ns_ids[("currency", currency_eid(code).upper())] = "1"
-        return rid or "1"
-    return str(ctx.ns_id("currency", currency_eid(code), what=f"currency {code}"))
-
-
 def write_contract(ctx: FlowContext, plan: dict[str, Any], customer_id: str, project: dict[str, Any]
                    ) -> dict[str, Any]:
     """The contract (a NetSuite sales order for the current contract value, one line per contract version) and,
@@ -326,7 +311,7 @@ def write_contract(ctx: FlowContext, plan: dict[str, Any], customer_id: str, pro
                       "description": f"{sow.sow_id} change order {co['change_order_id']} v{co['version']}"})
     header = {"entity": {"id": customer_id}, "job": {"id": job_id},
               "subsidiary": {"id": ctx.ns_id("subsidiary", entity_eid(eng.contracting_entity_id))},
-              "currency": {"id": _currency_id(ctx, eng.currency)},
+              "currency": {"id": ctx.currency_id(eng.currency)},
               "memo": f"q2c contract {sow.sow_id} v{sow.current.version} value {sow.current.value}"}
     version = sow.current.version
     so = ctx.write(FLOW, f"{sow.sow_id}:v{version}", "ns-contract", system="netsuite", operation="salesOrder.put",

@@ -424,11 +424,10 @@ def invoice_body(ctx: FlowContext, invoice: InvoiceEvent, keys: dict[str, Any],
     item_ids["retainer_drawdown"] = item_ids["adjustment"]
     item_ids["recurring_fee"] = item_ids["milestone"]  # a fixed fee per month: the fixed-fee service item
     item_ids["usage"] = item_ids["time"]  # metered services: the services item
-    from .quote_to_project import _currency_id
 
     body = nsmap.invoice_payload(invoice, customer_id=keys["customer_id"],
                                  subsidiary_id=str(ctx.ns_id("subsidiary", entity_eid(invoice.contracting_entity_id))),
-                                 currency_id=_currency_id(ctx, invoice.currency), item_ids=item_ids,
+                                 currency_id=ctx.currency_id(invoice.currency), item_ids=item_ids,
                                  job_id=keys["job_id"])
     lines = body.pop("item")["items"]
     body.pop("externalId", None)
@@ -448,7 +447,6 @@ def write_invoice(ctx: FlowContext, rated: dict[str, Any], memo_note: str | None
 
 
 def write_cross_charges(ctx: FlowContext, rated: dict[str, Any]) -> list[dict[str, Any]]:
-    from .quote_to_project import _currency_id
 
     out = []
     item = ctx.ns_id("serviceSaleItem", item_eid("intercompany"), what="service item")
@@ -456,7 +454,7 @@ def write_cross_charges(ctx: FlowContext, rated: dict[str, Any]) -> list[dict[st
         cust = ctx.ns_id("customer", ic_customer_eid(ch["contracting"], ch["delivering"]),
                          what="intercompany customer")
         body = {"entity": {"id": cust}, "subsidiary": {"id": ctx.ns_id("subsidiary", entity_eid(ch["delivering"]))},
-                "currency": {"id": _currency_id(ctx, ch["currency"])}, "tranDate": rated["invoice"]["invoice_date"],
+                "currency": {"id": ctx.currency_id(ch["currency"])}, "tranDate": rated["invoice"]["invoice_date"],
                 "memo": f"q2c intercompany cross-charge {ch['pair_id']}"}
         lines = [{"item": {"id": item}, "quantity": "1", "rate": ch["amount"],
                   "description": f"IC {ch['delivering']}->{ch['contracting']} entries {','.join(ch['source_ids'])}"[:4000]}]
