@@ -143,18 +143,19 @@ def render_value(backend: NetSuiteBackend, base: str, f: Any, value: Any) -> Any
 
 def page(items: list[dict[str, Any]], total: int, limit: int, offset: int, self_url: str,
          params: dict[str, Any]) -> dict[str, Any]:
-    """A collection page with NetSuite's paging links in the documented order: first and previous (after the first
-    page), next, last, then self (section_156414087576 shows next, last, self on a first page)."""
+    """A collection page with NetSuite's paging links in the documented order: previous and first (after the first
+    page), next, last, then self (section_156414087576 shows next, last, self on a first page; section_1017083728
+    previous, first, next, last, self on a middle one, with limit and offset before the filter)."""
 
     def url(off: int) -> str:
-        return f"{self_url}?{urlencode({**params, 'limit': limit, 'offset': off})}"
+        return f"{self_url}?{urlencode({'limit': limit, 'offset': off, **params})}"
 
     links = []
     if total > limit:  # a single page carries self only (section_1540810951)
         last = ((total - 1) // limit) * limit
         if offset > 0:
-            links.append(link("first", url(0)))
             links.append(link("previous", url(max(offset - limit, 0))))
+            links.append(link("first", url(0)))
         if offset + limit < total:
             links.append(link("next", url(offset + limit)))
         links.append(link("last", url(last)))
