@@ -30,7 +30,7 @@ from q2c_harness.billing import (
     round_money,
     select_billable,
 )
-from q2c_harness.billing.errors import CurrencyMismatch, RateCardMismatch
+from q2c_harness.billing.errors import BillingRuleViolation, CurrencyMismatch, RateCardMismatch
 from q2c_harness.billing.rating import rate_in_force
 from q2c_harness.billing.recurring import FeePeriod
 from q2c_harness.billing.retainers import RetainerBalance, draw_down_retainer, receive_retainer
@@ -115,6 +115,7 @@ def fetch_and_stage(ctx: FlowContext, event: dict[str, Any], correlation_id: str
 
     data = ctx.vendors.run(fetch())
     staged = []
+    approved: list[dict[str, Any]] = []  # what the KPIs' unbilled backlog counts: the value at the PSA's own rate
     for rec in data["entries"]:
         eng = _engagement_for_workspace(ctx, rec["workspace_id"])
         user = data["users"][str(rec["user_id"])]
@@ -131,6 +132,8 @@ def fetch_and_stage(ctx: FlowContext, event: dict[str, Any], correlation_id: str
         staged.append((f"T-{tx.time_entry_id}", "time", tx.engagement_id, period_of(tx.work_date.isoformat()),
                        {"tx": tx.model_dump(mode="json"), "user_name": user.get("full_name", ""),
                         "psa_rate": _psa_rate(rec), "psa_currency": rec.get("currency")}))
+        approved.append({"id": f"T-{tx.time_entry_id}", **_approved_value(ctx, eng, tx, _psa_rate(rec),
+                                                                           rec.get("currency"))})
     for rec in data["expenses"]:
         eng = _engagement_for_workspace(ctx, rec["workspace_id"])
         user = data["users"][str(rec["user_id"])]
@@ -142,8 +145,9 @@ def fetch_and_stage(ctx: FlowContext, event: dict[str, Any], correlation_id: str
             continue
         staged.append((f"X-{ex.expense_id}", "expense", ex.engagement_id, period_of(ex.incurred_on.isoformat()),
                        {"tx": ex.model_dump(mode="json")}))
+        approved.append({"id": f"X-{ex.expense_id}", "amount": str(ex.amount), "currency": ex.currency})
     new = ctx.store.stage(staged)
-    return {"staged": [s[0] for s in staged], "new": new,
+    return {"staged": [s[0] for s in staged], "new": new, "approved": approved,
             "runs": sorted({f"{s[2]}|{s[3]}" for s in staged})}
 
 
@@ -192,6 +196,23 @@ def stage_usage(ctx: FlowContext, engagement_id: str, period: str) -> int:
                          {"usage": {"line_id": ln["line_id"], "item": ln["description"], "unit_price": ln["unit_price"],
                                     "unit": str(s["id"]), "day": str(s.get("due_date"))[:10]}}))
     return ctx.store.stage(rows) if rows else 0
+
+
+def _approved_value(ctx: FlowContext, eng: dict[str, Any], tx: TimeTransaction, psa_rate: str | None,
+                    psa_currency: str | None) -> dict[str, str | None]:
+    """An approved entry's value before it is billed: at the contract rate card in force on the work date (what the
+    billing run will rate it at), else at the PSA's own rate; None when neither knows a rate."""
+    plan = load(StatementOfWork, eng["sow"]).billing_plan
+    card = ctx.ref.rate_cards.get(getattr(plan, "rate_card_id", None) or "")
+    try:
+        if card is not None:
+            version, rate = rate_in_force(card, tx.role, tx.region, tx.work_date)
+            return {"amount": str(round_money(tx.hours * rate, version.currency)), "currency": version.currency}
+    except BillingRuleViolation:
+        pass  # no rate for the role on that date: the billing run holds it; the PSA's rate is the best estimate
+    currency = psa_currency or eng["engagement"]["currency"]
+    return {"amount": str(round_money(tx.hours * Decimal(psa_rate), currency)) if psa_rate else None,
+            "currency": currency}
 
 
 def _psa_rate(rec: dict[str, Any]) -> str | None:
@@ -474,7 +495,8 @@ def register(ctx: FlowContext) -> None:
     def s_stage(event: dict[str, Any], cid: str) -> dict[str, Any]:
         out = fetch_and_stage(ctx, event, cid)
         if out["staged"]:
-            engine.publish(TIME_APPROVED, {"event_id": event.get("id"), "sources": out["staged"]},
+            engine.publish(TIME_APPROVED, {"event_id": event.get("id"), "sources": out["staged"],
+                                           "items": out["approved"]},
                            key=f"{TIME_APPROVED}:{event.get('id')}")
         return out
 

@@ -20,7 +20,7 @@ from q2c_harness.engine.exception_queue import InvalidAction
 from q2c_harness.engine.facade import Engine
 
 from .calls import VendorCallLog
-from .kpis import compute_kpis, kpi_history
+from .kpis import compute_kpis, held_billing_runs, kpi_history
 from .metrics import OpsMetrics
 from .simulators import SimulatorStatus, Target
 from .trace import build_trace
@@ -186,14 +186,16 @@ def create_ops_app(engine: Engine, *, token: str | None = None, identities: Iden
     @app.get("/kpis", dependencies=auth, tags=["kpis"], responses={**_401, **_422},
              response_model=dict[str, Any])
     def kpis() -> Any:
-        return compute_kpis(engine.events.read(0, limit=KPI_EVENT_LIMIT))
+        return compute_kpis(engine.events.read(0, limit=KPI_EVENT_LIMIT),
+                            held_runs=held_billing_runs(engine.exceptions.list(limit=KPI_EVENT_LIMIT)))
 
     @app.get("/kpis/history", dependencies=auth, tags=["kpis"], responses={**_401, **_422},
              response_model=KpiHistoryOut)
     def kpis_history(bucket: Literal["hour", "day"] = "hour",
                      limit: Annotated[int, Query(ge=1, le=500)] = 48) -> Any:
         """The KPIs as of the end of each of the last ``limit`` hour/day buckets (running values)."""
-        return kpi_history(engine.events.read(0, limit=KPI_EVENT_LIMIT), bucket, limit)
+        return kpi_history(engine.events.read(0, limit=KPI_EVENT_LIMIT), bucket, limit,
+                           held=engine.exceptions.list(limit=KPI_EVENT_LIMIT))
 
     @app.get("/simulators", response_model=list[SimulatorOut], dependencies=auth, tags=["simulators"],
              responses={**_401, **_422})

