@@ -39,11 +39,31 @@ async def _psa(c: httpx.AsyncClient) -> None:
     assert r.status_code == 201, r.text
 
 
-SETUPS: dict[str, Setup] = {"salesforce": _salesforce, "netsuite": _netsuite, "psa": _psa}
+async def _tax(c: httpx.AsyncClient) -> None:
+    r = await c.post("/__admin/tax/accounts", json={"account_id": 2000000001, "license_key": "PARITYKEY0001"})
+    c.auth = ("2000000001", "PARITYKEY0001")
+    r = await c.post("/api/v2/transactions/create", json={
+        "type": "SalesInvoice", "code": "INV-1", "companyCode": "DEFAULT", "date": "2026-11-30", "customerCode": "C1",
+        "addresses": {"singleLocation": {"line1": "1 Main St", "city": "Seattle", "region": "WA", "country": "US",
+                                         "postalCode": "98101"}},
+        "lines": [{"number": "1", "amount": 100, "taxCode": "P0000000"}]})
+    assert r.status_code == 201, r.text
+
+
+async def _payments(c: httpx.AsyncClient) -> None:
+    r = await c.post("/__admin/payments/keys", json={"account": "parity"})
+    c.headers["Authorization"] = f"Bearer {r.json()['secret_key']}"
+    r = await c.post("/v1/customers", data={"name": "Parity Ltd"})
+    assert r.status_code == 200, r.text
+
+
+SETUPS: dict[str, Setup] = {"salesforce": _salesforce, "netsuite": _netsuite, "psa": _psa, "tax": _tax,
+                            "payments": _payments}
 # a value for each path parameter the tables name (the record the setup created where one is meant)
 SAMPLES = {"version": "v59.0", "sobject": "Account", "record_type": "customer", "record_id": "1", "field": "Name",
            "value": "Parity%20Ltd", "locator": "01gD0000002HU6KIAW-2000", "job_id": "750000000000001AAA",
-           "channel": "ChangeEvents", "sublist": "addressBook", "line": "1", "task_id": "1", "fmt": ".json"}
+           "channel": "ChangeEvents", "sublist": "addressBook", "line": "1", "task_id": "1", "fmt": ".json",
+           "company_code": "DEFAULT", "transaction_code": "INV-1", "transaction_id": "1", "customer": "cus_1"}
 
 
 def _concrete(path: str) -> str:

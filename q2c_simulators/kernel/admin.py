@@ -415,7 +415,6 @@ def build_admin_app(sim: Simulator) -> FastAPI:
         """Prometheus text exposition: sim_requests_total, sim_faults_injected_total, sim_quota_rejections_total."""
         return PlainTextResponse(sim.metrics.render(), media_type="text/plain; version=0.0.4")
 
-    sim.extend_admin(admin)
     if sim.admin_router is not None:
         admin.include_router(sim.admin_router)
     admin.state.simulator = sim

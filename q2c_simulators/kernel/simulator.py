@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequen
 from pathlib import Path
 from typing import Any, ClassVar
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from starlette.datastructures import Headers
@@ -32,7 +32,7 @@ from .admin import build_admin_app
 from .clock import VirtualClock
 from .errors import VendorError
 from .faults import FaultEngine
-from .http import first_header, install_method_not_allowed
+from .http import first_header
 from .journal import Journal, JournalEntry, near_miss_routes
 from .metrics import SimulatorMetrics
 from .quotas import Admission, QuotaEngine, QuotaSpec
@@ -120,18 +120,12 @@ class Simulator:
         self.tenants: Tenants[Any] = Tenants(self.new_backend)
         self.snapshot_dir = Path(snapshot_dir)
         self.api = self.responses(self)
-        if type(self).build_routes is not Simulator.build_routes:  # not on the template yet: its own app
-            self.routes_app = self.build_routes()
-            self.routes = RouteTable.from_app(self.routes_app)
-            install_method_not_allowed(
-                self.routes_app, lambda message: self.error_response(405, "METHOD_NOT_ALLOWED", message))
-        else:
-            self.routes = RouteTable.compile([*self.urls, *KERNEL_URLS], self.api, direct=direct_calls)
-            self.routes_app = build_app(self.routes, title=self.api_title or self.title, version=self.api_version,
-                                        description=self.api_description, common_responses=self.common_responses)
-            self.routes_app.add_exception_handler(VendorError, _vendor_error)
-            self.routes_app.add_exception_handler(RequestValidationError, self.validation_response)
-            self.routes_app.add_exception_handler(HTTPException, self.http_exception_response)
+        self.routes = RouteTable.compile([*self.urls, *KERNEL_URLS], self.api, direct=direct_calls)
+        self.routes_app = build_app(self.routes, title=self.api_title or self.title, version=self.api_version,
+                                    description=self.api_description, common_responses=self.common_responses)
+        self.routes_app.add_exception_handler(VendorError, _vendor_error)
+        self.routes_app.add_exception_handler(RequestValidationError, self.validation_response)
+        self.routes_app.add_exception_handler(HTTPException, self.http_exception_response)
         self.routes_app.state.simulator = self
         self._openapi: dict[str, Any] | None = None
         self.admin_app = build_admin_app(self)
@@ -142,13 +136,6 @@ class Simulator:
         return self.faults.seed
 
     # ---- what a vendor supplies --------------------------------------------------------------------------------
-    def build_routes(self) -> FastAPI:
-        """Before the template: a simulator that builds its own FastAPI app (removed once all are converted)."""
-        raise NotImplementedError
-
-    def extend_admin(self, admin: FastAPI) -> None:
-        """Before the template: vendor admin endpoints added to `/__admin` (now `admin_router`)."""
-
     def new_backend(self, tenant_id: str) -> Any:
         raise NotImplementedError
 

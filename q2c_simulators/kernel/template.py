@@ -151,19 +151,6 @@ class RouteTable:
             seen.add(name)
         return cls(rows)
 
-    @classmethod
-    def from_app(cls, app: FastAPI) -> RouteTable:
-        """The table of a simulator still building its own FastAPI app (until every simulator is on the template):
-        FastAPI serves every request, the routes authenticate themselves."""
-        rows = []
-        for index, route in enumerate(app.router.routes):
-            for method in sorted(getattr(route, "methods", None) or ()):
-                if method != "HEAD":
-                    regex, _, convertors = compile_path(route.path)
-                    rows.append(Row(method, route.path, route.name, route.endpoint, True, True, regex, convertors,
-                                    None, index))
-        return cls(rows)
-
     def resolve(self, method: str, path: str) -> ResolvedRoute | None:
         """The row serving this request (or, for a 405, the first row serving its path), or None."""
         key = (method, path)

@@ -7,15 +7,14 @@ test that turned `auto_deliver` off, or right after advancing the virtual clock)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from .auth import ACCOUNT
+from q2c_simulators.kernel.admin import current_simulator
 
-if TYPE_CHECKING:
-    from .simulator import PaymentsSimulator
+from .auth import ACCOUNT
 
 Account = Annotated[str, Field(pattern=ACCOUNT.pattern)]
 
@@ -39,37 +38,41 @@ class WebhookConfigIn(_Strict):
     auto_deliver: bool | None = None
 
 
-def install(admin: FastAPI, sim: PaymentsSimulator) -> None:
-    tags = ["payments"]
+Sim = Annotated[Any, Depends(current_simulator)]  # the PaymentsSimulator
+router = APIRouter(prefix="/payments", tags=["payments"])
 
-    @admin.post("/payments/keys", status_code=201, tags=tags)
-    def create_key(body: KeyIn | None = None) -> dict[str, Any]:
-        """A secret API key for an account (the tenant)."""
-        account = (body or KeyIn()).account
-        sim.tenants.get(account)
-        return {"account": account, "secret_key": sim.keys.mint(account)}
 
-    @admin.get("/payments/webhooks/deliveries", tags=tags)
-    def deliveries(account: Annotated[str, Query(pattern=ACCOUNT.pattern)],
-                   status: Literal["pending", "in_flight", "delivered", "failed"] | None = None) -> dict[str, Any]:
-        rows = sim.tenants.get(account).store.records("webhook_deliveries")
-        rows.sort(key=lambda d: (d["event_seq"], d["id"]))
-        return {"deliveries": [d for d in rows if status is None or d["status"] == status]}
+@router.post("/keys", status_code=201)
+def create_key(sim: Sim, body: KeyIn | None = None) -> dict[str, Any]:
+    """A secret API key for an account (the tenant)."""
+    account = (body or KeyIn()).account
+    sim.tenants.get(account)
+    return {"account": account, "secret_key": sim.keys.mint(account)}
 
-    @admin.post("/payments/webhooks/deliver", tags=tags)
-    async def deliver(body: DeliverIn | None = None) -> dict[str, int]:
-        """Attempt every delivery due now on the virtual clock."""
-        return {"attempts": await sim.webhooks.deliver_due((body or DeliverIn()).account)}
 
-    @admin.put("/payments/webhooks/config", tags=tags)
-    def configure(body: WebhookConfigIn) -> dict[str, Any]:
-        if body.retry_schedule_seconds is not None:
-            sim.webhooks.retry_schedule = tuple(body.retry_schedule_seconds)
-        if body.timeout_seconds is not None:
-            sim.webhooks.timeout = body.timeout_seconds
-        if body.auto_deliver is not None:
-            sim.webhooks.auto = body.auto_deliver
-            if not body.auto_deliver:
-                sim.webhooks.stop()
-        return {"retry_schedule_seconds": list(sim.webhooks.retry_schedule), "timeout_seconds": sim.webhooks.timeout,
-                "auto_deliver": sim.webhooks.auto}
+@router.get("/webhooks/deliveries")
+def deliveries(account: Annotated[str, Query(pattern=ACCOUNT.pattern)], sim: Sim,
+               status: Literal["pending", "in_flight", "delivered", "failed"] | None = None) -> dict[str, Any]:
+    rows = sim.tenants.get(account).store.records("webhook_deliveries")
+    rows.sort(key=lambda d: (d["event_seq"], d["id"]))
+    return {"deliveries": [d for d in rows if status is None or d["status"] == status]}
+
+
+@router.post("/webhooks/deliver")
+async def deliver(sim: Sim, body: DeliverIn | None = None) -> dict[str, int]:
+    """Attempt every delivery due now on the virtual clock."""
+    return {"attempts": await sim.webhooks.deliver_due((body or DeliverIn()).account)}
+
+
+@router.put("/webhooks/config")
+def configure(body: WebhookConfigIn, sim: Sim) -> dict[str, Any]:
+    if body.retry_schedule_seconds is not None:
+        sim.webhooks.retry_schedule = tuple(body.retry_schedule_seconds)
+    if body.timeout_seconds is not None:
+        sim.webhooks.timeout = body.timeout_seconds
+    if body.auto_deliver is not None:
+        sim.webhooks.auto = body.auto_deliver
+        if not body.auto_deliver:
+            sim.webhooks.stop()
+    return {"retry_schedule_seconds": list(sim.webhooks.retry_schedule), "timeout_seconds": sim.webhooks.timeout,
+            "auto_deliver": sim.webhooks.auto}

@@ -12,12 +12,14 @@ from typing import Any
 
 from starlette.responses import Response
 
+from q2c_simulators.kernel import VendorError
+
 from q2c_simulators.kernel.http import json_bytes
 
 DOCS = "https://stripe.com/docs/error-codes/"
 
 
-class StripeError(Exception):
+class StripeError(VendorError):
     """Raised by the models and responses. `validation`: the request failed before execution began, so the
     idempotency layer stores nothing for it (docs.stripe.com/api/idempotent_requests)."""
 
@@ -77,8 +79,8 @@ def unexpected_state(message: str, extra: dict[str, Any] | None = None) -> Strip
     return StripeError(400, message, code="payment_intent_unexpected_state", extra=extra)
 
 
-def authentication(message: str) -> StripeError:
-    return StripeError(401, message, validation=True)
+def authentication(message: str, headers: dict[str, str] | None = None) -> StripeError:
+    return StripeError(401, message, validation=True, headers=headers)
 
 
 def rate_limited(retry_after: float | None = None) -> StripeError:

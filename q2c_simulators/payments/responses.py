@@ -1,6 +1,6 @@
 """The Stripe wire format: one `PaymentsResponses` method per operation of `urls.URLS`.
 
-Every call: the API key (401 otherwise), the parameters (`params.py`), then for a POST the `Idempotency-Key`
+Every call: the API key (the kernel's authenticate hook: 401 otherwise), the parameters (`params.py`), then for a POST the `Idempotency-Key`
 exactly as Stripe documents it (docs.stripe.com/api/idempotent_requests, /idempotency):
 - the first response is saved once execution has begun, errors included (a 402 decline, a 404), and replayed for
   the same key with `Idempotent-Replayed: true` and `Original-Request`;
@@ -14,31 +14,25 @@ Every response has a `Request-Id`. Lists are `{"object": "list", "data", "has_mo
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from q2c_simulators.kernel import Responses, operation
 from q2c_simulators.kernel.http import json_bytes
 
-from .auth import key_of, redact
-from .exceptions import StripeError, authentication, invalid
+from . import openapi as doc
+from .exceptions import StripeError, invalid
 from .models import PaymentsBackend, Record, fingerprint, public
 from .params import OPERATIONS, parse_form, read_params
+from .urls import URLS
 
 if TYPE_CHECKING:
     from .simulator import PaymentsSimulator
 
 Run = Callable[[PaymentsBackend, dict[str, Any], Record], Any]
-_request_ids = itertools.count(1)
-
-
-def request_id() -> str:
-    return f"req_Q2c{next(_request_ids):014d}"
-
-
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(json_bytes(body), status, headers=headers, media_type="application/json")
 
@@ -56,21 +50,13 @@ def list_object(backend: PaymentsBackend, collection: str, url: str, params: dic
     return {"object": "list", "data": [backend.expand(r, paths) for r in rows], "has_more": more, "url": url}
 
 
-class PaymentsResponses:
-    def __init__(self, sim: PaymentsSimulator) -> None:
-        self.sim = sim
+class PaymentsResponses(Responses["PaymentsSimulator"]):
+    """The Stripe operations of urls.py; each one's OpenAPI comes from its parameter declaration (below)."""
 
     # -- plumbing -------------------------------------------------------------------------------------------------
     def account(self, request: Request) -> str:
-        key = key_of(request.headers.get("authorization"))
-        if key is None:
-            raise authentication("You did not provide an API key. You need to provide your API key in the "
-                                 "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer "
-                                 "YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details.")
-        account = self.sim.keys.account_of(key)
-        if account is None or account != request.scope["state"]["tenant"]:
-            raise authentication(f"Invalid API Key provided: {redact(key)}")
-        return account
+        """The account of the request's API key (the kernel's authenticate hook, simulator.py, refused the rest)."""
+        return request.scope["state"]["principal"]
 
     async def raw_params(self, request: Request) -> dict[str, Any]:
         query = parse_form(request.scope.get("query_string", b""))
@@ -83,7 +69,7 @@ class PaymentsResponses:
         return {**query, **parse_form(body)}
 
     async def run(self, request: Request, operation: str, action: Run, status: int = 200) -> Response:
-        rid = request_id()
+        rid = self.sim.request_id()
         headers = {"Request-Id": rid}
         try:
             account = self.account(request)
@@ -259,3 +245,7 @@ class PaymentsResponses:
     async def delete_webhook_endpoint(self, request: Request, webhook_endpoint: str) -> Response:
         return await self.run(request, "delete_webhook_endpoint",
                               lambda b, p, r: b.delete_webhook_endpoint(webhook_endpoint))
+
+
+for _method, _path, _name in URLS:  # the OpenAPI of each operation, from its declaration in params.py
+    operation(openapi_extra=doc.operation(_method, _name))(getattr(PaymentsResponses, _name))

@@ -6,10 +6,10 @@ stripe-python passes `verify=stripe.ca_bundle_path` itself, so `REQUESTS_CA_BUND
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from typing import Any
 
-from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -17,12 +17,13 @@ from starlette.responses import Response
 
 from q2c_simulators.kernel import QuotaSpec, Simulator
 
-from . import openapi as doc
-from .auth import KeyRing, key_of
+from . import openapi
+from .admin import router
+from .auth import KeyRing, key_of, redact
 from .events import WebhookDispatcher
-from .exceptions import StripeError, error_for_status, invalid, rate_limited
+from .exceptions import authentication, error_for_status, invalid, rate_limited
 from .models import PaymentsBackend
-from .responses import PaymentsResponses, request_id
+from .responses import PaymentsResponses
 from .urls import URLS
 
 QUOTA = "requests"
@@ -32,52 +33,21 @@ _UNRECOGNIZED = "Unrecognized request URL. Please see https://stripe.com/docs or
 class PaymentsSimulator(Simulator):
     name = "payments"
     title = "Payment gateway (Stripe API)"
+    urls = URLS
+    responses = PaymentsResponses
+    admin_router = router
+    api_version = "2026-10-28.endive"
+    api_description = "The Stripe API as stripe-python calls it (see docs/payments.md)"
+    security_schemes = {"bearer": {"type": "http", "scheme": "bearer",
+                                   "description": "sk_test_ key from the admin API"}}
 
     def __init__(self, **options: Any) -> None:
         self.keys = KeyRing()
+        self._request_ids = itertools.count(1)
         super().__init__(**options)
         self.webhooks = WebhookDispatcher(self)
 
     # ---- kernel hooks --------------------------------------------------------------------------------------------
-    def build_routes(self) -> FastAPI:
-        app = FastAPI(title=self.title, version="2026-10-28.endive", openapi_url="/openapi.json", docs_url=None,
-                      redoc_url=None, description="The Stripe API as stripe-python calls it (see docs/payments.md)")
-        responses = PaymentsResponses(self)
-        for method, path, operation in URLS:
-            app.add_api_route(path, getattr(responses, operation), methods=[method], name=operation,
-                              openapi_extra=doc.operation(method, operation), response_class=Response)
-
-        async def vendor_error(request: Request, exc: StripeError) -> Response:
-            response = exc.response()
-            response.headers["Request-Id"] = request_id()
-            return response
-
-        async def validation(request: Request, exc: RequestValidationError) -> Response:
-            return await vendor_error(request, invalid("Invalid request"))
-
-        app.add_exception_handler(StripeError, vendor_error)  # type: ignore[arg-type]
-        app.add_exception_handler(RequestValidationError, validation)  # type: ignore[arg-type]
-        build = app.openapi
-
-        def openapi() -> dict[str, Any]:
-            if app.openapi_schema is None:
-                schema = build()
-                for item in schema.get("paths", {}).values():
-                    for operation in item.values():
-                        operation.get("responses", {}).pop("422", None)
-                components = schema.setdefault("components", {})
-                components.setdefault("schemas", {}).update(doc.SCHEMAS)
-                for name in ("HTTPValidationError", "ValidationError"):
-                    components["schemas"].pop(name, None)
-                components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer",
-                                                            "description": "sk_test_ key from the admin API"}}
-                schema["security"] = [{"bearer": []}]
-                app.openapi_schema = schema
-            return app.openapi_schema
-
-        app.openapi = openapi  # type: ignore[method-assign]
-        return app
-
     def new_backend(self, tenant_id: str) -> PaymentsBackend:
         backend = PaymentsBackend(tenant_id, self.clock)
         backend.on_event = lambda: self.webhooks.wake()
@@ -99,24 +69,46 @@ class PaymentsSimulator(Simulator):
         if status == 404 and code is None:
             message = _UNRECOGNIZED
         response = error_for_status(status, code.lower() if code else None, message).response()
-        response.headers["Request-Id"] = request_id()
+        response.headers["Request-Id"] = self.request_id()
         if retry_after is not None:
             response.headers["Retry-After"] = str(max(0, round(retry_after)))
         return response
 
     def quota_response(self, quota: QuotaSpec, retry_after: float | None, tenant: str | None) -> Response:
         response = rate_limited(retry_after).response()
-        response.headers["Request-Id"] = request_id()
+        response.headers["Request-Id"] = self.request_id()
         return response
 
-    def extend_admin(self, admin: FastAPI) -> None:
-        from .admin import install
+    async def authenticate(self, request: Request, operation: str) -> str:
+        """The account of the request's API key, when it is the request's tenant; else Stripe's 401."""
+        key = key_of(request.headers.get("authorization"))
+        if key is None:
+            raise authentication("You did not provide an API key. You need to provide your API key in the "
+                                 "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer "
+                                 "YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details.",
+                                 headers={"Request-Id": self.request_id()})
+        account = self.keys.account_of(key)
+        if account is None or account != request.scope["state"]["tenant"]:
+            raise authentication(f"Invalid API Key provided: {redact(key)}",
+                                 headers={"Request-Id": self.request_id()})
+        return account
 
-        install(admin, self)
+    def validation_response(self, request: Request, exc: RequestValidationError) -> Response:
+        response = invalid("Invalid request").response()
+        response.headers["Request-Id"] = self.request_id()
+        return response
+
+    def openapi_document(self, doc: dict[str, Any]) -> dict[str, Any]:
+        doc["components"].setdefault("schemas", {}).update(openapi.SCHEMAS)
+        return doc
 
     def reset(self) -> None:
         super().reset()
         self.webhooks.transports.clear()
+
+    def request_id(self) -> str:
+        """Stripe's `Request-Id` of a response: counted per simulator, so the same requests give the same ids."""
+        return f"req_Q2c{next(self._request_ids):014d}"
 
     # ---- secrets -------------------------------------------------------------------------------------------------
     def webhook_secret(self, account: str) -> str:

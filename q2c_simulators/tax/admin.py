@@ -8,15 +8,14 @@ style state keys and country codes.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Path
+from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from .auth import new_license_key
+from q2c_simulators.kernel.admin import current_simulator
 
-if TYPE_CHECKING:
-    from .simulator import TaxSimulator
+from .auth import new_license_key
 
 AccountId = Annotated[str, Path(pattern=r"^[1-9][0-9]{0,9}$")]
 CompanyCode = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]{1,25}$")]
@@ -42,41 +41,45 @@ class NexusIn(_Strict):
     nexus: list[Annotated[str, Field(pattern=NEXUS)]] | None = Field(max_length=200)
 
 
-def install(admin: FastAPI, sim: TaxSimulator) -> None:
-    tags = ["tax"]
+Sim = Annotated[Any, Depends(current_simulator)]  # the TaxSimulator
+router = APIRouter(prefix="/tax", tags=["tax"])
 
-    def companies(account: str) -> list[dict[str, Any]]:
-        return [{"code": c["companyCode"], "id": c["id"], "nexus": c["nexus"]}
-                for c in sim.tenants.get(account).store.records("companies")]
 
-    @admin.post("/tax/accounts", status_code=201, tags=tags)
-    def create_account(body: AccountIn | None = None) -> dict[str, Any]:
-        """An AvaTax account (tenant) with a license key and a bearer token; companies optional."""
-        body = body or AccountIn()
-        taken = [int(t) for t in sim.tenants.ids() if t.isdigit()]
-        account = str(body.account_id or max([1_100_000_000, *taken]) + 1)
-        backend = sim.tenants.get(account)
-        key = body.license_key or new_license_key()
-        backend.add_license_key(key)
-        backend.company("DEFAULT")
-        for company in body.companies:
-            backend.set_company(company.code, company.nexus)
-        return {"account_id": int(account), "license_key": key, "bearer_token": sim.signer.mint(account),
-                "companies": companies(account)}
+def companies(sim: Any, account: str) -> list[dict[str, Any]]:
+    return [{"code": c["companyCode"], "id": c["id"], "nexus": c["nexus"]}
+            for c in sim.tenants.get(account).store.records("companies")]
 
-    @admin.get("/tax/accounts/{account}", tags=tags, responses={404: {"description": "no such account"}})
-    def get_account(account: AccountId) -> dict[str, Any]:
-        if account not in sim.tenants:
-            raise HTTPException(404, f"no account {account}")
-        backend = sim.tenants.get(account)
-        return {"account_id": int(account), "license_keys": backend.store.count("credentials"),
-                "transactions": backend.store.count("transactions"), "companies": companies(account)}
 
-    @admin.put("/tax/accounts/{account}/companies/{code}", tags=tags,
-               responses={404: {"description": "no such account"}})
-    def set_company(account: AccountId, code: CompanyCode, body: NexusIn) -> dict[str, Any]:
-        """Create or change a company: where it has nexus (null: everywhere)."""
-        if account not in sim.tenants:
-            raise HTTPException(404, f"no account {account}")
-        company = sim.tenants.get(account).set_company(code, body.nexus)
-        return {"code": company["companyCode"], "id": company["id"], "nexus": company["nexus"]}
+@router.post("/accounts", status_code=201)
+def create_account(sim: Sim, body: AccountIn | None = None) -> dict[str, Any]:
+    """An AvaTax account (tenant) with a license key and a bearer token; companies optional."""
+    body = body or AccountIn()
+    taken = [int(t) for t in sim.tenants.ids() if t.isdigit()]
+    account = str(body.account_id or max([1_100_000_000, *taken]) + 1)
+    backend = sim.tenants.get(account)
+    key = body.license_key or new_license_key()
+    backend.add_license_key(key)
+    backend.company("DEFAULT")
+    for company in body.companies:
+        backend.set_company(company.code, company.nexus)
+    return {"account_id": int(account), "license_key": key, "bearer_token": sim.signer.mint(account),
+            "companies": companies(sim, account)}
+
+
+@router.get("/accounts/{account}", responses={404: {"description": "no such account"}})
+def get_account(account: AccountId, sim: Sim) -> dict[str, Any]:
+    if account not in sim.tenants:
+        raise HTTPException(404, f"no account {account}")
+    backend = sim.tenants.get(account)
+    return {"account_id": int(account), "license_keys": backend.store.count("credentials"),
+            "transactions": backend.store.count("transactions"), "companies": companies(sim, account)}
+
+
+@router.put("/accounts/{account}/companies/{code}",
+           responses={404: {"description": "no such account"}})
+def set_company(account: AccountId, code: CompanyCode, body: NexusIn, sim: Sim) -> dict[str, Any]:
+    """Create or change a company: where it has nexus (null: everywhere)."""
+    if account not in sim.tenants:
+        raise HTTPException(404, f"no account {account}")
+    company = sim.tenants.get(account).set_company(code, body.nexus)
+    return {"code": company["companyCode"], "id": company["id"], "nexus": company["nexus"]}

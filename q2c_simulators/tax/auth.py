@@ -17,6 +17,8 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from .exceptions import AvaTaxError
+
 ACCOUNT_ID = re.compile(r"^[1-9][0-9]{0,9}$")
 
 
@@ -71,3 +73,24 @@ class TokenSigner:
 def new_license_key() -> str:
     """16 upper-case hex characters, the form of an AvaTax license key."""
     return secrets.token_hex(8).upper()
+
+
+def refusal(header: str | None, signer: TokenSigner) -> AvaTaxError:
+    """Which 401 AvaTax answers, by what the Authorization header holds (developer.avalara.com/avatax/errors/
+    AuthenticationIncomplete, BasicAuthIncorrect, BearerTokenInvalid, AuthenticationException)."""
+    scheme = (header or "").partition(" ")[0].lower()
+    creds = parse_authorization(header)
+    if scheme not in ("basic", "bearer"):
+        return AvaTaxError("AuthenticationIncomplete", "Authentication Incomplete.", target="HttpRequest",
+                           description="You must provide an Authorization header of the type Basic or Bearer "
+                                       "to authenticate correctly.")
+    if creds is None and scheme == "basic":
+        return AvaTaxError("BasicAuthIncorrect", "Incorrect Base header format.", target="HttpRequest",
+                           description="The Basic header must be in the format 'Basic (Base64Encoded(value))' "
+                                       "where Value is 'accountid' + ':' + 'licensekey'.")
+    if creds is not None and creds.kind == "OpenIdBearerToken" and not signer.valid(creds.secret):
+        return AvaTaxError("BearerTokenInvalid",
+                           "The Bearer token you provided was not recognized by Avalara Identity.",
+                           target="HttpRequest")
+    return AvaTaxError("AuthenticationException", "Authentication failed.", target="HttpRequest",
+                       description="Missing authentication or unable to authenticate the user or the account.")

@@ -17,6 +17,8 @@ from typing import Any
 
 from starlette.responses import Response
 
+from q2c_simulators.kernel import VendorError
+
 from q2c_simulators.kernel.http import json_bytes
 
 HELP = "https://developer.avalara.com/avatax/errors/"
@@ -87,8 +89,8 @@ def error_response(status: int, code: str, message: str, *, target: str = "HttpR
     return Response(body, status, headers=headers, media_type="application/json")
 
 
-class AvaTaxError(Exception):
-    """Raised by the models and responses; `response()` is AvaTax's error for it."""
+class AvaTaxError(VendorError):
+    """Raised by the models, the operations and the auth hook; `response()` is AvaTax's error for it."""
 
     def __init__(self, code: str, message: str, *, status: int | None = None, target: str = "HttpRequest",
                  description: str | None = None) -> None:

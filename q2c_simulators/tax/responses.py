@@ -1,6 +1,6 @@
 """The AvaTax wire format: one `TaxResponses` method per operation of `urls.URLS`.
 
-Every method authenticates (except ping), reads its request by hand so every refusal is AvaTax's error body (never
+The kernel authenticates every operation but ping (simulator.py); each method reads its request by hand so every refusal is AvaTax's error body (never
 FastAPI's), and answers compact JSON (the SDK's tests match `'"status":"Saved"'`). Money is `Decimal` in the models
 and a JSON number on the wire. `$include` (AvaTax "Fetching related data"): `Lines`, `Details` (implies lines),
 `Summary` (implies details), `Addresses`, `SummaryOnly`, `LinesOnly`; create defaults to `Summary,Addresses`.
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from q2c_simulators.kernel import Responses, operation
 from q2c_simulators.kernel.http import json_bytes
 
 from . import jurisdictions as jx
@@ -33,12 +34,10 @@ _ESCAPES = (("_-ava2f-_", "/"), ("_-ava2b-_", "+"), ("_-ava3f-_", "?"), ("_-ava2
 _FILTER = re.compile(r"^\s*(\w+)\s+eq\s+'([^']*)'\s*$", re.IGNORECASE)
 
 
-def spec(**openapi: Any):  # noqa: ANN201 - a decorator
-    """Attach the operation's OpenAPI (parameters, requestBody, responses) to a responses method."""
-    def mark(fn: Any) -> Any:
-        fn.openapi = openapi
-        return fn
-    return mark
+def spec(*, public: bool = False, status: int = 200, **openapi: Any):  # noqa: ANN201 - a decorator
+    """An operation (kernel.operation) with its OpenAPI written out (parameters, requestBody, responses): the
+    methods read their requests by hand, so their signatures say little."""
+    return operation(public=public, status=status, openapi_extra=openapi)
 
 
 def _default(value: Any) -> Any:
@@ -117,38 +116,13 @@ def _filters(raw: str | None) -> list[tuple[str, str]]:
     return out
 
 
-class TaxResponses:
-    def __init__(self, sim: TaxSimulator) -> None:
-        self.sim = sim
+class TaxResponses(Responses["TaxSimulator"]):
+    """The AvaTax operations of urls.py."""
 
     # -- plumbing -------------------------------------------------------------------------------------------------
     def backend(self, request: Request) -> TaxBackend:
-        """The authenticated account's backend, or AvaTax's 401."""
-        header = request.headers.get("authorization")
-        account = self.sim.authenticate(header, request.scope["state"]["tenant"])
-        if account is None:
-            raise self.refusal(header)
-        return self.sim.tenants.get(account)
-
-    def refusal(self, header: str | None) -> AvaTaxError:
-        """Which 401 AvaTax answers, by what the Authorization header holds (developer.avalara.com/avatax/errors/
-        AuthenticationIncomplete, BasicAuthIncorrect, BearerTokenInvalid, AuthenticationException)."""
-        scheme = (header or "").partition(" ")[0].lower()
-        creds = parse_authorization(header)
-        if scheme not in ("basic", "bearer"):
-            return AvaTaxError("AuthenticationIncomplete", "Authentication Incomplete.", target="HttpRequest",
-                               description="You must provide an Authorization header of the type Basic or Bearer "
-                                           "to authenticate correctly.")
-        if creds is None and scheme == "basic":
-            return AvaTaxError("BasicAuthIncorrect", "Incorrect Base header format.", target="HttpRequest",
-                               description="The Basic header must be in the format 'Basic (Base64Encoded(value))' "
-                                           "where Value is 'accountid' + ':' + 'licensekey'.")
-        if creds is not None and creds.kind == "OpenIdBearerToken" and not self.sim.signer.valid(creds.secret):
-            return AvaTaxError("BearerTokenInvalid",
-                               "The Bearer token you provided was not recognized by Avalara Identity.",
-                               target="HttpRequest")
-        return AvaTaxError("AuthenticationException", "Authentication failed.", target="HttpRequest",
-                           description="Missing authentication or unable to authenticate the user or the account.")
+        """The authenticated account's backend (the kernel's authenticate hook, simulator.py, refused the rest)."""
+        return request.scope["state"]["principal"]
 
     @staticmethod
     async def json_body(request: Request, *, required: bool = True) -> Any:
@@ -172,13 +146,13 @@ class TaxResponses:
         return value
 
     # -- operations -----------------------------------------------------------------------------------------------
-    @spec(security=[], responses=doc.ok("Always 200; `authenticated` says whether the credentials were accepted",
+    @spec(public=True, responses=doc.ok("Always 200; `authenticated` says whether the credentials were accepted",
                                         {"type": "object"}))
     async def ping(self, request: Request) -> Response:
         """Test connectivity and credentials; never an error (bad credentials give `authenticated: false`)."""
         header = request.headers.get("authorization")
         creds = parse_authorization(header)
-        account = self.sim.authenticate(header, request.scope["state"]["tenant"])
+        account = self.sim.account_for(header, request.scope["state"]["tenant"])
         body: dict[str, Any] = {"version": VERSION, "authenticated": account is not None,
                                 "authenticationType": creds.kind if creds and account else "None"}
         if account is not None:
@@ -186,7 +160,7 @@ class TaxResponses:
                         authenticatedUserName=f"account {account}", crmid="0")
         return json_response(body)
 
-    @spec(parameters=[doc.INCLUDE], requestBody=doc.body(doc.CREATE_TRANSACTION),
+    @spec(status=201, parameters=[doc.INCLUDE], requestBody=doc.body(doc.CREATE_TRANSACTION),
           responses={**doc.ok("The calculated transaction", {"$ref": "#/components/schemas/TransactionModel"}, 201),
                      **doc.errors(400, 401, 404, 429)})
     async def create_transaction(self, request: Request) -> Response:

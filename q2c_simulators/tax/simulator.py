@@ -10,7 +10,6 @@ import itertools
 import uuid
 from typing import Any
 
-from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -19,9 +18,10 @@ from starlette.responses import Response
 from q2c_simulators.kernel import QuotaSpec, Simulator
 from q2c_simulators.kernel.quotas import Admission
 
-from . import openapi as doc
-from .auth import TokenSigner, parse_authorization
-from .exceptions import CODES, AvaTaxError, code_for_status, error_response
+from . import openapi
+from .admin import router
+from .auth import TokenSigner, parse_authorization, refusal
+from .exceptions import CODES, code_for_status, error_response
 from .models import TaxBackend
 from .responses import TaxResponses
 from .urls import URLS
@@ -32,6 +32,13 @@ QUOTA = "account_requests"
 class TaxSimulator(Simulator):
     name = "tax"
     title = "Tax service (AvaTax REST v2)"
+    urls = URLS
+    responses = TaxResponses
+    admin_router = router
+    api_version = "v2"
+    api_description = "AvaTax REST v2 as the avalara SDK calls it (see docs/tax.md)"
+    security_schemes = {"basic": {"type": "http", "scheme": "basic", "description": "account id : license key"},
+                        "bearer": {"type": "http", "scheme": "bearer"}}
 
     def __init__(self, **options: Any) -> None:
         self.signer = TokenSigner()
@@ -39,47 +46,6 @@ class TaxSimulator(Simulator):
         super().__init__(**options)
 
     # ---- kernel hooks --------------------------------------------------------------------------------------------
-    def build_routes(self) -> FastAPI:
-        app = FastAPI(title=self.title, version="v2", openapi_url="/openapi.json", docs_url=None, redoc_url=None,
-                      description="AvaTax REST v2 as the avalara SDK calls it (see docs/tax.md)")
-        responses = TaxResponses(self)
-        for method, path, operation in URLS:
-            endpoint = getattr(responses, operation)
-            extra = dict(getattr(endpoint, "openapi", {}))
-            status = 201 if operation == "create_transaction" else 200
-            app.add_api_route(path, endpoint, methods=[method], name=operation, status_code=status,
-                              openapi_extra=extra, response_class=Response)
-
-        async def vendor_error(request: Request, exc: AvaTaxError) -> Response:
-            return exc.response()
-
-        async def invalid(request: Request, exc: RequestValidationError) -> Response:
-            return error_response(400, "ModelStateInvalid", "The request is not valid.")
-
-        app.add_exception_handler(AvaTaxError, vendor_error)  # type: ignore[arg-type]
-        app.add_exception_handler(RequestValidationError, invalid)  # type: ignore[arg-type]
-        build = app.openapi
-
-        def openapi() -> dict[str, Any]:
-            if app.openapi_schema is None:
-                schema = build()
-                for item in schema.get("paths", {}).values():
-                    for operation in item.values():
-                        operation.get("responses", {}).pop("422", None)
-                components = schema.setdefault("components", {})
-                components.setdefault("schemas", {}).update(doc.SCHEMAS)
-                for name in ("HTTPValidationError", "ValidationError"):
-                    components["schemas"].pop(name, None)
-                components["securitySchemes"] = {
-                    "basic": {"type": "http", "scheme": "basic", "description": "account id : license key"},
-                    "bearer": {"type": "http", "scheme": "bearer"}}
-                schema["security"] = [{"basic": []}, {"bearer": []}]
-                app.openapi_schema = schema
-            return app.openapi_schema
-
-        app.openapi = openapi  # type: ignore[method-assign]
-        return app
-
     def new_backend(self, tenant_id: str) -> TaxBackend:
         return TaxBackend(tenant_id, self.clock)
 
@@ -112,13 +78,23 @@ class TaxSimulator(Simulator):
         n = next(self._correlation)
         return [(b"x-correlation-id", str(uuid.UUID(int=(self.seed & 0xFFFFFFFF) << 64 | n)).encode())]
 
-    def extend_admin(self, admin: FastAPI) -> None:
-        from .admin import install
+    def validation_response(self, request: Request, exc: RequestValidationError) -> Response:
+        return error_response(400, "ModelStateInvalid", "The request is not valid.")
 
-        install(admin, self)
+    def openapi_document(self, doc: dict[str, Any]) -> dict[str, Any]:
+        doc["components"].setdefault("schemas", {}).update(openapi.SCHEMAS)
+        return doc
+
+    async def authenticate(self, request: Request, operation: str) -> TaxBackend:
+        """The account's backend, or the 401 AvaTax answers for what the Authorization header holds."""
+        header = request.headers.get("authorization")
+        account = self.account_for(header, request.scope["state"]["tenant"])
+        if account is None:
+            raise refusal(header, self.signer)
+        return self.tenants.get(account)
 
     # ---- credentials ---------------------------------------------------------------------------------------------
-    def authenticate(self, authorization: str | None, tenant: str) -> str | None:
+    def account_for(self, authorization: str | None, tenant: str) -> str | None:
         """The account id the credentials prove, when it is the request's tenant; else None."""
         creds = parse_authorization(authorization)
         if creds is None or creds.account_id is None or creds.account_id != tenant or tenant not in self.tenants:
