@@ -442,8 +442,10 @@ class NetSuiteResponses(Responses["NetSuiteSimulator"]):
 
         def run() -> Response:
             items, total = suiteql.run(backend, data["q"], limit, offset)
-            return json_response(page(items, total, limit, offset, f"{base}/query/v1/suiteql", {}),
-                                 media_type=COLLECTION)
+            body = page(items, total, limit, offset, f"{base}/query/v1/suiteql", {})
+            if not request.query_params and len(body["links"]) == 1:  # a single page asked for without paging
+                body["links"][0]["href"] = f"{base}/query/v1/suiteql"  # self is the bare URL (section_0210124841)
+            return json_response(body, media_type=COLLECTION)
 
         return self._maybe_async(request, backend, run)
 
