@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,16 @@ class CoreRuntime:
         wid = self.intake.start_billing(engagement_id, period)
         return None if wid is None else self.engine.runner.result(wid, timeout=600)
 
+    def stage_month(self, period: str) -> int:
+        """Stage what falls due for a month without an event of its own: every managed-services fee and the metered
+        usage the PSA reports for it (idempotent). Returns how many sources were new."""
+        n = 0
+        for data in self.store.engagements():
+            eid = data["engagement"]["engagement_id"]
+            n += time_to_invoice.stage_recurring(self.ctx, eid, period) + time_to_invoice.stage_usage(self.ctx, eid,
+                                                                                                      period)
+        return n
+
     def run_due_billing_sync(self, period: str | None = None, *, parallel: int = 1) -> list[Any]:
         pairs = [p for p in self.store.pending_runs() if period is None or p[1] == period]
         if parallel <= 1:
@@ -253,10 +264,18 @@ class CoreRuntime:
     def serve_forever(self, *, poll_interval: float = 2.0, billing: bool = True,
                       stop: threading.Event | None = None) -> None:
         stop = stop or threading.Event()
+        staged_months: set[str] = set()
         while not stop.is_set():
             try:
                 self.poll_once_sync()
                 if billing:
+                    # once a month is over, its fees and reported usage are due (once per month per process: usage
+                    # reported later for that month is staged by an explicit run_billing or stage_month)
+                    today = datetime.now(timezone.utc).date()
+                    closed = f"{today.year - (today.month == 1)}-{(today.month - 2) % 12 + 1:02d}"
+                    if closed not in staged_months:
+                        self.stage_month(closed)
+                        staged_months.add(closed)
                     for e, p in self.store.pending_runs():
                         self.intake.start_billing(e, p)
             except Exception as exc:  # noqa: BLE001 - a poll failure must not stop the server; next tick retries

@@ -50,3 +50,20 @@ def test_nothing_to_correct_and_a_second_credit_are_refused() -> None:
                          currency="GBP", amount=Decimal("100.00"))
     with pytest.raises(CreditExceedsInvoice):
         plan_rebill(inv, tax_rate=Decimal("20"), written_off={"3"}, on=date(2026, 12, 3), reason="x", prior=[earlier])
+
+
+async def test_a_closed_months_managed_services_fee_is_staged_once_and_billed(sims, tmp_path):
+    """What the served core does when a month is over: the month's fee falls due without any event."""
+    from q2c_harness.flows.runtime import CoreRuntime
+    from tests.flows.world import sell
+
+    async with CoreRuntime.in_process(sims, db_url=f"sqlite:///{tmp_path}/core.sqlite") as core:
+        opp = await sell(core, charge="Recurring", frequency="Monthly", lines=[("Managed services", "3000.00")])
+        await core.poll_once()
+        eid = core.store.engagement_by_opportunity(opp)["engagement"]["engagement_id"]
+        assert core.stage_month("2026-02") == 1 and core.stage_month("2026-02") == 0
+        assert core.stage_month("2026-07") == 0  # after the term (the quote ends 30 June)
+        assert (eid, "2026-02") in core.store.pending_runs()
+        result = await core.run_billing(eid, "2026-02")
+        assert (result["status"], result["gross_total"]) == ("posted", "3000.00")
+        assert await core.run_billing(eid, "2026-02") is None  # billed once

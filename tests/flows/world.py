@@ -18,7 +18,7 @@ async def on_vendors(core: CoreRuntime, coro: Any) -> Any:
 
 async def sell(core: CoreRuntime, *, name: str = "Acme Rollout", country: str = "US", charge: str = "Usage",
                lines: list[tuple[str, str]] | None = None, close: bool = True,
-               address: dict[str, str] | None = None) -> str:
+               address: dict[str, str] | None = None, frequency: str | None = None) -> str:
     """Account (with ``address``: Billing* fields) + opportunity + primary quote; returns the opportunity id
     (Closed Won when ``close``)."""
     sf = core.vendors.sf
@@ -34,7 +34,7 @@ async def sell(core: CoreRuntime, *, name: str = "Acme Rollout", country: str = 
             await sf.create("SBQQ__QuoteLine__c", {
                 "SBQQ__Quote__c": q, "SBQQ__Quantity__c": 1, "SBQQ__NetPrice__c": Decimal(amount),
                 "SBQQ__NetTotal__c": Decimal(amount), "SBQQ__ChargeType__c": charge, "SBQQ__Description__c": desc,
-                "SBQQ__EndDate__c": "2026-03-31"})
+                "SBQQ__EndDate__c": "2026-03-31", **({"SBQQ__BillingFrequency__c": frequency} if frequency else {})})
         if close:
             await sf.update("Opportunity", opp, {"StageName": "Closed Won"})
         return opp
