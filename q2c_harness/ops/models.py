@@ -199,6 +199,7 @@ class SimulatorOut(BaseModel):
     ok: bool
     health: dict[str, Any] | None
     quotas: list[dict[str, Any]]
+    tenants: list[dict[str, Any]] = []  # {tenant, quotas: [{name, kind, limit, used, remaining, ...}]}
     faults: list[dict[str, Any]]
     seed: Any = None
     error: str | None

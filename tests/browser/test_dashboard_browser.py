@@ -101,6 +101,9 @@ def test_kpis_and_simulators(page, stack):
     sync_api.expect(page.locator("#sim-list .sim")).to_have_count(3)
     sync_api.expect(page.locator(".sim[data-sim='netsuite']")).to_contain_text("ns-invoice-503")
     sync_api.expect(page.locator(".sim[data-sim='netsuite']")).to_contain_text("concurrency")
+    used = page.locator(".sim[data-sim='salesforce'] tr[data-tenant='acme'][data-quota='DailyApiRequests']")
+    sync_api.expect(used).to_contain_text("/ 100000")  # the org's own use, not a tenant-less 0
+    assert not used.inner_text().split("\t")[3].startswith("0 ")
 
 
 def test_assign_then_retry_an_exception_and_see_it_resolved(page, stack):

@@ -70,6 +70,19 @@ async def test_kpi_history_and_simulator_status(client, stack):
     assert [f["id"] for f in ns["faults"]] == ["ns-invoice-503"]
 
 
+
+async def test_simulator_view_shows_each_tenants_own_quota_use(client, stack):
+    """Quota use per tenant: the org the core works in shows the API requests it made, as Salesforce's own /limits
+    reports them to that org (the view once read the use of no tenant: 0 of 100,000)."""
+    limits = stack.core.vendors.run(stack.core.vendors.sf.limits())
+    remaining = limits["DailyApiRequests"]["Remaining"]
+    sims = {s["name"]: s for s in (await client.get("/simulators", headers=AUTH)).json()}
+    (acme,) = [t for t in sims["salesforce"]["tenants"] if t["tenant"] == "acme"]
+    daily = next(q for q in acme["quotas"] if q["name"] == "DailyApiRequests")
+    assert daily["used"] > 0 and daily["remaining"] == remaining
+    assert {t["tenant"] for t in sims["netsuite"]["tenants"]} == {"Q2C_SB1"}
+
+
 async def test_dashboard_is_served_with_its_assets(client):
     r = await client.get("/dashboard")
     assert r.status_code == 200 and "text/html" in r.headers["content-type"]

@@ -237,16 +237,20 @@
   async function loadSimulators() {
     const sims = await api("/simulators");
     $("#sim-list").innerHTML = sims.map((s) => {
-      const quotas = s.quotas.map((q) => {
+      const row = (who, q) => {
         const used = q.used || 0, limit = q.limit || 0, share = limit ? Math.min(1, used / limit) : 0;
-        return `<tr><td>${esc(q.name)}</td><td>${esc(q.kind)}</td><td>${esc(used)} / ${esc(limit)}</td>
+        return `<tr data-tenant="${esc(who)}" data-quota="${esc(q.name)}"><td>${esc(who)}</td><td>${esc(q.name)}</td><td>${esc(q.kind)}</td><td>${esc(used)} / ${esc(limit)}</td>
           <td><span class="bar ${share > 0.8 ? "hot" : ""}"><span style="width:${(share * 100).toFixed(0)}%"></span></span></td></tr>`;
-      }).join("") || `<tr><td colspan="4" class="muted">no quotas</td></tr>`;
+      };
+      // each tenant's use of its own quotas, then the global ones (shared by every tenant)
+      const quotas = [...(s.tenants || []).flatMap((t) => t.quotas.map((q) => row(t.tenant, q))),
+                      ...s.quotas.filter((q) => q.scope === "global").map((q) => row("all tenants", q))].join("")
+        || `<tr><td colspan="5" class="muted">no quotas</td></tr>`;
       const faults = s.faults.map((f) => `<li><code>${esc(f.id)}</code> ${esc(f.kind)} ${esc(f.status || "")} ${esc(f.method || "")} ${esc(f.path || f.operation || "")}
         <span class="muted">matched ${esc(f.matched)}, injected ${esc(f.injected)}</span></li>`).join("") || `<li class="muted">no active faults</li>`;
       return `<div class="card sim" data-sim="${esc(s.name)}"><h3>${esc(s.name)} ${badge(s.ok ? "s-done" : "s-failed", s.ok ? "up" : "down")}</h3>
         <div class="muted mono">${esc(s.base_url)}${s.error ? " — " + esc(s.error) : ""}</div>
-        <table class="grid"><thead><tr><th>quota</th><th>kind</th><th>used</th><th></th></tr></thead><tbody>${quotas}</tbody></table>
+        <table class="grid"><thead><tr><th>tenant</th><th>quota</th><th>kind</th><th>used</th><th></th></tr></thead><tbody>${quotas}</tbody></table>
         <p><strong>Faults</strong> <span class="muted">seed ${esc(s.seed)}</span></p><ul class="faults">${faults}</ul></div>`;
     }).join("") || `<p class="muted">no simulators configured (Q2C_OPS_SIMULATORS)</p>`;
   }
