@@ -25,9 +25,10 @@ from .metrics import OpsMetrics
 from .simulators import SimulatorStatus, Target
 from .trace import build_trace
 from .identity import Identities
+from .search import search
 from .models import (NO_NUL, AssignRequest, AuditVerifyOut, BulkReplayByIds, BulkReplayOut, BulkReplayRequest, CloseRequest, EventOut,
                      ExceptionItemOut, HealthOut, InboxEventOut, InboxStatus, ItemStatus, KpiHistoryOut, Lot, Name, Problem,
-                     ReplayEvent, ReplayOut, ReplayRequest, RetryRequest, SimulatorOut, TraceOut, TransactionOut)
+                     ReplayEvent, ReplayOut, ReplayRequest, RetryRequest, SearchHit, SimulatorOut, TraceOut, TransactionOut)
 
 KPI_EVENT_LIMIT = 100_000
 
@@ -163,6 +164,13 @@ def create_ops_app(engine: Engine, *, token: str | None = None, identities: Iden
         """Make ``owner`` the person who must act on the item; the caller is recorded as who assigned it."""
         return _call(lambda: engine.exceptions.assign(item_id, owner=body.owner, actor=actor,
                                                       reason=body.reason).to_dict())
+
+    @app.get("/search", response_model=list[SearchHit], dependencies=auth, tags=["transactions"],
+             responses={**_401, **_422})
+    def find(q: Annotated[str, Query(min_length=1, max_length=300, pattern=NO_NUL)]) -> Any:
+        """Any id in hand (a vendor record id or invoice number, a canonical id, an inbound event id, a correlation
+        id): what it is, and the correlation ids whose trace shows it."""
+        return search(engine, q.strip() or q)
 
     @app.get("/me", dependencies=auth, tags=["ops"], responses={**_401, **_422})
     def me(actor: Actor) -> dict[str, str]:

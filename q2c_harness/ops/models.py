@@ -193,6 +193,23 @@ class KpiHistoryOut(BaseModel):
     points: list[KpiPoint]
 
 
+class SearchHit(BaseModel):
+    kind: Literal["record", "inbound event", "exception", "invoice"]
+    system: str | None
+    object: str | None
+    id: str
+    correlation_ids: list[str]
+    canonical_id: str | None = None
+    matched: bool | None = None  # a record: the one the id named (False: the same thing in another system)
+    status: str | None = None
+    code: str | None = None
+    owner: str | None = None
+    number: str | None = None  # a NetSuite invoice's tranId
+    engagement_id: str | None = None
+    amount: str | None = None
+    currency: str | None = None
+
+
 class SimulatorOut(BaseModel):
     name: str
     base_url: str

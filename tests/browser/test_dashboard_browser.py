@@ -106,6 +106,26 @@ def test_kpis_and_simulators(page, stack):
     assert not used.inner_text().split("\t")[3].startswith("0 ")
 
 
+def test_deep_link_to_a_search_and_on_to_the_trace(page, stack):
+    """A link from a ticket (#q=<Opportunity id>) opens the search with that id's records in every system; a trace
+    link opens the trace and the address becomes its own deep link (#trace=<correlation id>)."""
+    opp = stack.info["opp_a"]
+    page.goto(f"{stack.base_url}/dashboard#token={TOKEN}&q={opp}")
+    sync_api.expect(page.locator("#view-search")).to_be_visible()
+    sync_api.expect(page.locator("#search-body")).to_contain_text("Opportunity")
+    sync_api.expect(page.locator("#search-body")).to_contain_text("workspace")
+    assert "token" not in page.url and f"q={opp}" in page.url
+    page.locator("#search-body a[data-cid]").first.click()
+    sync_api.expect(page.locator("#view-trace")).to_be_visible()
+    sync_api.expect(page.locator("#trace-view")).not_to_be_empty()
+    assert "#trace=" in page.url
+    page.goto(page.url)  # the trace link itself, reloaded
+    sync_api.expect(page.locator("#view-trace")).to_be_visible()
+    page.fill("#search-q", "no-such-id")
+    page.press("#search-q", "Enter")
+    sync_api.expect(page.locator("#search-body")).to_contain_text("nothing known by that id")
+
+
 def test_assign_then_retry_an_exception_and_see_it_resolved(page, stack):
     """Signed in with her own token, Ana sees whom she acts as, assigns the held item (the flow made the billing-ops
     team its owner) to Jo, retries it; the queue records her as the actor of both and Jo as the owner."""

@@ -146,6 +146,33 @@ async def test_kpis_from_the_flows_events_match_what_the_vendors_hold(client, st
     assert k["cash_application_lag_seconds"]["unapplied"] == 0
 
 
+async def test_search_by_any_id_finds_the_thing_and_its_trace(client, stack):
+    """A finance-ops user has an id in hand: the NetSuite invoice number, a Salesforce Opportunity id, a correlation
+    id. Each finds what it names (as the vendors hold it) and the traces that show it."""
+    core = stack.core
+
+    async def first_invoice() -> dict:
+        ns = core.vendors.ns
+        return await ns.get("invoice", [i async for i in ns.list("invoice")][0]["id"])
+    inv = core.vendors.run(first_invoice())
+    hits = (await client.get("/search", params={"q": inv["tranId"]}, headers=AUTH)).json()
+    (hit,) = [h for h in hits if h["kind"] == "invoice"]
+    assert (hit["id"], hit["number"]) == (str(inv["id"]), inv["tranId"])
+    assert hit["amount"] and hit["currency"] == inv["currency"]["refName"] and hit["correlation_ids"]
+    trace = (await client.get(f"/transactions/{hit['correlation_ids'][0]}/trace", headers=AUTH)).json()
+    assert trace["entries"]
+
+    hits = (await client.get("/search", params={"q": stack.info["opp_a"]}, headers=AUTH)).json()
+    records = {(h["system"], h["object"]) for h in hits if h["kind"] == "record"}
+    assert {("salesforce", "Opportunity"), ("netsuite", "job"), ("psa", "workspace")} <= records
+    assert len({h["canonical_id"] for h in hits if h["kind"] == "record"}) == 1  # one engagement
+
+    hits = (await client.get("/search", params={"q": stack.info["quote_cid"]}, headers=AUTH)).json()
+    assert any(h["kind"] == "inbound event" and h["system"] == "salesforce" for h in hits)
+    assert (await client.get("/search", params={"q": "no-such-id"}, headers=AUTH)).json() == []
+    assert (await client.get("/search", params={"q": "a\x00b"}, headers=AUTH)).status_code == 422
+
+
 async def test_retry_resolves_the_parked_item_over_http(client, stack):
     # last: it changes the stack (the browser tests build their own)
     r = await client.post(f"/exceptions/{stack.info['parked_id']}/retry", json={}, headers=AUTH)

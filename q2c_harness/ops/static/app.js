@@ -14,7 +14,7 @@
   const m = location.hash.match(/token=([^&]+)/);
   if (m) {
     sessionStorage.setItem(KEY, decodeURIComponent(m[1]));
-    history.replaceState(null, "", location.pathname + location.search);
+    history.replaceState(null, "", location.pathname + location.search + location.hash.replace(/&?token=[^&]+/, ""));
   }
   const token = () => sessionStorage.getItem(KEY);
 
@@ -46,9 +46,24 @@
   $("#logout").addEventListener("click", () => { sessionStorage.removeItem(KEY); showLogin(); });
 
   // ---- views ------------------------------------------------------------------------------------------------------
-  const loaders = { transactions: loadTransactions, trace: () => {}, exceptions: loadExceptions, kpis: loadKpis, simulators: loadSimulators };
+  const loaders = { transactions: loadTransactions, trace: loadTrace, exceptions: loadExceptions, kpis: loadKpis,
+                    simulators: loadSimulators, search: loadSearch };
+  // deep links: #view=<name>, #trace=<correlation id>, #q=<any id> (a bookmark or a link from a ticket)
+  function link(view) {
+    const arg = view === "trace" ? $("#trace-cid").value.trim() : view === "search" ? $("#search-q").value.trim() : "";
+    const hash = arg ? `#${view === "trace" ? "trace" : "q"}=${encodeURIComponent(arg)}` : `#view=${view}`;
+    if (location.hash !== hash) history.replaceState(null, "", location.pathname + location.search + hash);
+  }
+  function fromLink() {
+    const h = new URLSearchParams(location.hash.slice(1));
+    if (h.get("trace")) { $("#trace-cid").value = h.get("trace"); current = "trace"; }
+    else if (h.get("q")) { $("#search-q").value = h.get("q"); current = "search"; }
+    else if (h.get("view") && loaders[h.get("view")]) current = h.get("view");
+  }
+  fromLink();
   function show(view) {
     current = view;
+    link(view);
     document.querySelectorAll("#tabs button").forEach((b) => b.classList.toggle("active", b.dataset.view === view));
     document.querySelectorAll(".view").forEach((s) => { s.hidden = s.id !== "view-" + view; });
     stopPolling();
@@ -85,12 +100,30 @@
   }
 
   // ---- trace ------------------------------------------------------------------------------------------------------
-  function openTrace(cid) { $("#trace-cid").value = cid; show("trace"); run(loadTrace); }
+  function openTrace(cid) { $("#trace-cid").value = cid; show("trace"); }
+
+  // ---- search -----------------------------------------------------------------------------------------------------
+  async function loadSearch() {
+    const q = $("#search-q").value.trim();
+    if (!q) return;
+    const hits = await api("/search?q=" + encodeURIComponent(q));
+    $("#search-body").innerHTML = hits.map((h) => {
+      const details = [h.canonical_id && `canonical ${h.canonical_id}`, h.number && `number ${h.number}`,
+        h.amount && `${h.amount} ${h.currency || ""}`, h.engagement_id, h.status, h.code, h.owner && `owner ${h.owner}`]
+        .filter(Boolean).map(esc).join(" · ");
+      const traces = h.correlation_ids.map((c) => `<a class="cid mono" data-cid="${esc(c)}">${esc(c.slice(0, 14))}</a>`).join(" ");
+      return `<tr class="${h.matched === false ? "muted" : ""}"><td>${esc(h.kind)}</td><td>${esc(h.system)}</td><td>${esc(h.object)}</td>
+        <td class="mono">${esc(h.id)}</td><td>${details}</td><td>${traces}</td></tr>`;
+    }).join("") || `<tr><td colspan="6" class="muted">nothing known by that id</td></tr>`;
+  }
+  $("#search-form").addEventListener("submit", (e) => { e.preventDefault(); show("search"); });
+  $("#search-body").addEventListener("click", (e) => { const a = e.target.closest("a[data-cid]"); if (a) openTrace(a.dataset.cid); });
   $("#trace-form").addEventListener("submit", (e) => { e.preventDefault(); run(loadTrace); });
 
   async function loadTrace() {
     const cid = $("#trace-cid").value.trim();
     if (!cid) return;
+    link("trace");
     let t;
     try { t = await api(`/transactions/${encodeURIComponent(cid)}/trace?linked=${$("#trace-linked").checked}`); }
     catch (e) { if (e.status === 404) { $("#trace-view").innerHTML = `<p class="muted">nothing recorded under ${esc(cid)}</p>`; return; } throw e; }
