@@ -43,6 +43,8 @@ RecordTypeParam = Annotated[str, Path(description="REST record type id (case-ins
                                       json_schema_extra={"enum": _TYPE_NAMES})]
 JobId = Annotated[str, Path(max_length=20)]
 RecordIdParam = Annotated[str, Path(description="internal id, or eid:{externalId}", max_length=300)]
+# the record transformations served (source, target): section_157901123882's two examples
+_TRANSFORMS = {("salesOrder", "invoice"), ("invoice", "creditMemo")}
 
 _ERR_SCHEMA = {"$ref": "#/components/schemas/NetSuiteError"}
 
@@ -386,6 +388,35 @@ class NetSuiteResponses(Responses["NetSuiteSimulator"]):
         data = read_json(await read_body(request))
         return self._maybe_async(request, backend, lambda: self._written(
             request, rt, backend.upsert(rt, record_id[4:], data, strict_names=_strict(request))[0]))
+
+    @operation(tags=["record"], status=204, responses=_WRITE, request_body=_BODY)
+    async def transform_record(self, request: Request, record_type: RecordTypeParam, record_id: RecordIdParam,
+                               target_type: Annotated[str, Path(max_length=100)]) -> Response:
+        """Transforming Records (docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_157901123882.html):
+        POST salesOrder/{id}/!transform/invoice bills a sales order, invoice/{id}/!transform/creditMemo credits an
+        invoice; 204 No Content with the new record's Location. The new record takes the source's customer,
+        subsidiary, currency, project and item lines, createdFrom names the source; fields in the body win."""
+        backend = self.account(request)
+        rt = self._record_type(backend, record_type)
+        target = self._record_type(backend, target_type)
+        if (rt.name, target.name) not in _TRANSFORMS:
+            raise invalid_parameter(f"The transformation of {rt.name} into {target.name} is not supported.")
+        rid = backend.resolve_id(rt, record_id)
+        source = backend.get(rt, rid)
+        raw = await read_body(request)
+        data = read_json(raw) if raw.strip() else {}
+        if not isinstance(data, dict):
+            raise invalid_content("The request body must be a JSON object.")
+        keep = ("entity", "subsidiary", "currency", "job", "memo", "taxRate")
+        body: dict[str, Any] = {k: ({"id": source[k]} if target.fields[k].kind == "ref" else source[k])
+                                for k in keep if k in target.fields and source.get(k) is not None}
+        body["createdFrom"] = {"id": rid}
+        body["item"] = {"items": [{k: ({"id": v} if k in ("item", "job") else str(v) if isinstance(v, Decimal) else v)
+                                   for k, v in line.items() if k in ("item", "description", "quantity", "rate", "job")}
+                                  for line in source.get("item", [])]}
+        body.update(data)
+        return self._maybe_async(request, backend, lambda: self._written(
+            request, target, backend.create(target, body, strict_names=_strict(request))))
 
     @operation(tags=["record"], status=204, responses=_WRITE)
     async def delete_record(self, request: Request, record_type: RecordTypeParam, record_id: RecordIdParam) -> Response:

@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
+from starlette.convertors import Convertor, register_url_convertor
+
 from q2c_simulators.kernel import Url
+
+
+class _SublistName(Convertor):
+    """A sublist name: any path segment but an action (`!transform`), so GET on a transform path is a 405."""
+
+    regex = r"[^/!][^/]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("ns_sublist", _SublistName())
 
 REST = "/services/rest"
 RECORD = f"{REST}/record/v1"
@@ -18,8 +35,9 @@ URLS: list[Url] = [
     ("PATCH", f"{RECORD}/{{record_type}}/{{record_id}}", "update_record"),
     ("PUT", f"{RECORD}/{{record_type}}/{{record_id}}", "upsert_record"),
     ("DELETE", f"{RECORD}/{{record_type}}/{{record_id}}", "delete_record"),
-    ("GET", f"{RECORD}/{{record_type}}/{{record_id}}/{{sublist}}", "get_sublist"),
-    ("GET", f"{RECORD}/{{record_type}}/{{record_id}}/{{sublist}}/{{line}}", "get_sublist_line"),
+    ("POST", f"{RECORD}/{{record_type}}/{{record_id}}/!transform/{{target_type}}", "transform_record"),
+    ("GET", f"{RECORD}/{{record_type}}/{{record_id}}/{{sublist:ns_sublist}}", "get_sublist"),
+    ("GET", f"{RECORD}/{{record_type}}/{{record_id}}/{{sublist:ns_sublist}}/{{line}}", "get_sublist_line"),
     ("POST", f"{REST}/query/v1/suiteql", "suiteql"),
     ("GET", JOB, "get_async_job"),
     ("GET", f"{JOB}/task", "list_async_tasks"),

@@ -121,6 +121,28 @@ async def test_a_credit_memo_created_from_an_invoice_reverses_its_tax_and_closes
     assert body["amountRemaining"] == 0 and body["status"] == "Paid In Full"
 
 
+async def test_transform_bills_a_sales_order_and_credits_an_invoice(client):
+    # docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_157901123882.html: 204 and the new Location
+    cid = await make_customer(client)
+    item = await make_item(client, rate=100)
+    r = await client.post("/record/v1/salesOrder", json={"entity": {"id": cid},
+                                                         "item": {"items": [{"item": {"id": item}, "quantity": 2}]}})
+    so = r.headers["location"].rsplit("/", 1)[1]
+    r = await client.post(f"/record/v1/salesOrder/{so}/!transform/invoice", json={"memo": "from the order"})
+    assert r.status_code == 204 and "/record/v1/invoice/" in r.headers["location"], r.text
+    inv = (await client.get(r.headers["location"].split("/services/rest")[1])).json()
+    assert (inv["entity"]["id"], inv["createdFrom"]["id"], inv["total"], inv["memo"]) == (cid, so, 200, "from the order")
+    r = await client.post(f"/record/v1/invoice/{inv['id']}/!transform/creditMemo",
+                          json={"apply": {"items": [{"doc": {"id": inv["id"]}, "amount": 200}]}})
+    assert r.status_code == 204, r.text
+    cm = (await client.get(r.headers["location"].split("/services/rest")[1])).json()
+    assert (cm["createdFrom"]["id"], cm["total"], cm["status"]) == (inv["id"], 200, "Fully Applied")
+    r = await client.post(f"/record/v1/salesOrder/{so}/!transform/creditMemo")
+    assert r.status_code == 400 and problem(r)["o:errorCode"] == "INVALID_PARAMETER"
+    r = await client.post("/record/v1/salesOrder/987654/!transform/invoice")
+    assert r.status_code == 404
+
+
 async def test_foreign_currency_needs_a_rate_by_date(client):
     r = await client.post("/record/v1/currency", json={"name": "EUR", "symbol": "EUR"})
     eur = r.headers["location"].rsplit("/", 1)[1]
