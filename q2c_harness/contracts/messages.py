@@ -1,9 +1,9 @@
 """Message (event) contracts: what the ops dashboard and the CRM status consumer expect of the events the core
 publishes on its event log (`engine.publish(type, payload, key=...)`).
 
-Provider side: `EXAMPLE_EVENTS` are the payloads as the flows build them (field for field from
-q2c_harness/flows/*.py publish calls). GAP: the flows build these dicts inline, so the producer here mirrors them
-rather than calling a shared builder; extracting `payload_for(event_type, ...)` builders in flows is the follow-up.
+Provider side: the events the flows really published, never examples written here: `flow_events` runs built-in
+scenarios (between them every event type the consumers read) and reads the core's event log; each interaction is
+verified against the newest real event of its type. A type the flows never published fails its interaction.
 """
 
 from __future__ import annotations
@@ -17,20 +17,7 @@ from pact import Pact, Verifier, match
 from .common import EVENTS_PROVIDER, PACT_DIR
 
 DEC = r"^-?\d+(\.\d+)?$"
-EXAMPLE_EVENTS: dict[str, dict[str, Any]] = {
-    "quote.accepted": {"engagement_id": "ENG-1", "opportunity_id": "0068W00000ABCDEQA4", "quote_id": "a0C8W0000001",
-                       "client_id": "CRM-1"},
-    "project.activated": {"engagement_id": "ENG-1", "opportunity_id": "0068W00000ABCDEQA4",
-                          "quote_id": "a0C8W0000001", "client_id": "CRM-1", "job_id": "301", "workspace_id": "12",
-                          "customer_id": "107"},
-    "time.approved": {"event_id": "17", "sources": ["T-41"]},
-    "milestone.approved": {"milestone_id": "7", "invoice_id": "INV-ENG-1-M1"},
-    "invoice.posted": {"invoice_id": "INV-ENG-1-2026-01", "netsuite_id": "201", "engagement_id": "ENG-1",
-                       "client_id": "CRM-1", "gross_total": "1995.00", "currency": "GBP", "tran_id": "INV0001"},
-    "payment.received": {"payment_id": "301", "amount": "500.00", "applied": "500.00", "unapplied": "0.00",
-                         "customer_id": "107", "invoices": [{"invoice_id": "INV-2", "status": "partially_paid",
-                                                             "open_balance": "700.00"}]},
-}
+PRODUCING_SCENARIOS = ("fixed_fee_change_order", "multi_entity_tm")  # milestones; time, invoices, payments
 
 DASHBOARD: dict[str, dict[str, Any]] = {
     "quote.accepted": {"engagement_id": match.like("ENG-1"), "quote_id": match.like("a0C8W0000001"),
@@ -89,14 +76,43 @@ def build_message_pacts(directory: Path = PACT_DIR) -> list[Path]:
     return out
 
 
-def verify_events_provider(directory: Path = PACT_DIR, provider_name: str = EVENTS_PROVIDER):
+def flow_events(scenarios: tuple[str, ...] = PRODUCING_SCENARIOS) -> list[Any]:
+    """Run built-in scenarios in-process (the flows against the simulators) and return every event the core
+    published on its event log."""
+    import tempfile
+
+    from q2c_harness.engine.db import Database
+    from q2c_harness.engine.events import EventLog
+    from q2c_harness.harness.runner import run_scenario
+    from q2c_harness.harness.scenario import load_scenario
+
+    out: list[Any] = []
+    for name in scenarios:
+        workdir = Path(tempfile.mkdtemp(prefix=f"q2c-events-{name}-"))
+        result = run_scenario(load_scenario(name), workdir=workdir)
+        if result.error:
+            raise RuntimeError(f"scenario {name} did not run: {result.error}")
+        db = Database(f"sqlite:///{workdir / 'core.sqlite'}")
+        try:
+            out.extend(EventLog(db).read(0, limit=100_000))
+        finally:
+            db.dispose()
+    return out
+
+
+def verify_events_provider(directory: Path = PACT_DIR, provider_name: str = EVENTS_PROVIDER,
+                           events: list[Any] | None = None):
+    """Verify the message pacts against real events (default: `flow_events()`)."""
     from .verify import VerificationReport, _parse
 
-    by_desc = {description(t): (t, payload) for t, payload in EXAMPLE_EVENTS.items()}
+    newest: dict[str, Any] = {}
+    for e in events if events is not None else flow_events():
+        newest[e.type] = e.payload
+    by_desc = {description(t): t for consumer in CONSUMERS.values() for t in consumer}
 
     def produce(name: str, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
-        event_type, payload = by_desc[name]
-        return {"contents": json.dumps(payload).encode(), "metadata": {"event_type": event_type},
+        event_type = by_desc[name]
+        return {"contents": json.dumps(newest.get(event_type, {})).encode(), "metadata": {"event_type": event_type},
                 "content_type": "application/json"}
 
     v = Verifier(provider_name, host="127.0.0.1").message_handler(produce)
@@ -106,4 +122,7 @@ def verify_events_provider(directory: Path = PACT_DIR, provider_name: str = EVEN
         v.verify()
     except RuntimeError:
         pass
-    return VerificationReport(provider_name, "event log payloads", _parse(v.results, ""), v.output(strip_ansi=True), [])
+    missing = sorted(t for t in by_desc.values() if t not in newest)
+    notes = [f"the flows published no {t} event in {', '.join(PRODUCING_SCENARIOS)}" for t in missing]
+    return VerificationReport(provider_name, f"events the flows published ({len(newest)} types)",
+                              _parse(v.results, ""), v.output(strip_ansi=True), notes)

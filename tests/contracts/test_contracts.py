@@ -40,10 +40,25 @@ def test_zero_interactions_checked_fails():
     assert "ZERO interactions" in report.render()
 
 
-def test_event_messages_verify():
-    report = verify_events_provider()
+def test_event_messages_verify_against_the_events_the_flows_published():
+    report = verify_events_provider()  # runs built-in scenarios and reads the core's event log
     assert report.ok, report.render()
     assert report.checked == 8
+
+
+def test_event_messages_fail_when_the_flows_drop_a_field_or_an_event():
+    from types import SimpleNamespace as Event
+
+    from q2c_harness.contracts.messages import flow_events
+
+    real = [e for e in flow_events(("multi_entity_tm",))]
+    dropped = [Event(type=e.type, payload={k: v for k, v in e.payload.items() if k != "gross_total"})
+               if e.type == "invoice.posted" else e for e in real]
+    report = verify_events_provider(events=dropped)
+    assert not report.ok
+    failed = {i.description for i in report.failed}
+    assert "a invoice.posted event" in " ".join(failed)
+    assert "a milestone.approved event" in " ".join(failed)  # multi_entity_tm bills no milestone
 
 
 def test_upgrade_check_names_the_breaking_interaction():
