@@ -66,9 +66,10 @@ class PsaSimulator(Simulator):
         return found.account if found else "default"
 
     async def authenticate(self, request: Request, operation: str) -> Principal:
-        """A valid bearer token, or Kantata's 401 with WWW-Authenticate."""
+        """A valid bearer token of the request's account (a token of another account, with `X-Sim-Tenant` naming
+        this one, does not act here), or Kantata's 401 with WWW-Authenticate."""
         principal = principal_of(header_value(request.scope, b"authorization"))
-        if principal is None:
+        if principal is None or principal.account != request.scope["state"]["tenant"]:
             raise unauthorized()
         return principal
 

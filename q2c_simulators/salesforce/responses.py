@@ -55,10 +55,13 @@ class Json(JSONResponse):
         return json_bytes(content)
 
 
-def soap_login_response(session_id: str, server_url: str, org_id: str, user: dict[str, Any], lifetime: int,
+def soap_login_response(session_id: str, server_url: str, org: dict[str, Any], user: dict[str, Any], lifetime: int,
                         base: str) -> Response:
+    """The partner loginResponse: the server URLs carry the 15-character org id, userInfo the 18-character one and the
+    org's name (jsforce and other SOAP clients read userInfo.organizationId)."""
+    org_id, org15 = org["id"], org["id"][:15]
     body = f"""<?xml version="1.0" encoding="UTF-8"?>
-<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><loginResponse><result><metadataServerUrl>{escape(base)}/services/Soap/m/59.0/{org_id}</metadataServerUrl><passwordExpired>false</passwordExpired><sandbox>false</sandbox><serverUrl>{escape(server_url)}</serverUrl><sessionId>{escape(session_id)}</sessionId><userId>{user['Id']}</userId><userInfo><organizationId>{org_id}</organizationId><organizationName>{escape(org_id)}</organizationName><sessionSecondsValid>{lifetime}</sessionSecondsValid><userEmail>{escape(user.get('Email') or '')}</userEmail><userFullName>{escape(user.get('Name') or '')}</userFullName><userId>{user['Id']}</userId><userName>{escape(user['Username'])}</userName></userInfo></result></loginResponse></soapenv:Body></soapenv:Envelope>"""
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><loginResponse><result><metadataServerUrl>{escape(base)}/services/Soap/m/59.0/{org15}</metadataServerUrl><passwordExpired>false</passwordExpired><sandbox>false</sandbox><serverUrl>{escape(server_url)}</serverUrl><sessionId>{escape(session_id)}</sessionId><userId>{user['Id']}</userId><userInfo><organizationId>{org_id}</organizationId><organizationName>{escape(org.get("name") or org_id)}</organizationName><sessionSecondsValid>{lifetime}</sessionSecondsValid><userEmail>{escape(user.get('Email') or '')}</userEmail><userFullName>{escape(user.get('Name') or '')}</userFullName><userId>{user['Id']}</userId><userName>{escape(user['Username'])}</userName></userInfo></result></loginResponse></soapenv:Body></soapenv:Envelope>"""
     return Response(body, 200, media_type="text/xml; charset=utf-8")
 
 
@@ -82,6 +85,8 @@ async def read_json(request: Request, required: bool = True) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise JsonParserError(f"Unexpected character in JSON body: {str(exc)[:120]}") from None
+    except RecursionError:  # nested deeper than the parser goes: a bad request, as any JSON Salesforce cannot read
+        raise JsonParserError("The JSON body is nested too deeply to parse.") from None
 
 
 async def read_form(request: Request) -> dict[str, str]:
@@ -568,7 +573,7 @@ class SalesforceResponses(Responses["SalesforceSimulator"]):
         base = base_url(request)
         org = b.org["id"]
         ver = version if re.fullmatch(r"\d+\.\d", version) else self.sim.default_version
-        return soap_login_response(issued["access_token"], f"{base}/services/Soap/u/{ver}/{org[:15]}", org[:15],
+        return soap_login_response(issued["access_token"], f"{base}/services/Soap/u/{ver}/{org[:15]}", b.org,
                                    user, int(b.org["session_seconds"]), base)
 
     # ---- change events -------------------------------------------------------------------------------------------

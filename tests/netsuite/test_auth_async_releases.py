@@ -9,7 +9,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .conftest import ACCOUNT, REST, problem
+from .conftest import ACCOUNT, REST, problem, tba_credentials
 
 TOKEN_URL = f"https://netsuite.sim{REST}/auth/oauth2/v1/token"
 ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -148,3 +148,23 @@ async def test_suiteql_shapes_joins_and_errors(client):
     for bad in ("DELETE FROM customer", "SELECT nope FROM customer", "SELEC * FROM", "SELECT 1; SELECT 2"):
         r = await client.post("/query/v1/suiteql", json={"q": bad})
         assert r.status_code == 400 and problem(r)["o:errorCode"] == "INVALID_PARAMETER", (bad, r.text)
+
+
+async def test_tba_signed_requests_verify_over_plain_http(sim, admin, monkeypatch):
+    """`q2c sim serve --http` serves plain HTTP on purpose: a request signed for its http:// URL verifies (the
+    signature covers the scheme, so one signed for https:// does not)."""
+    import netsuite.rest_api_base  # noqa: F401 - registers HMAC-SHA256 with authlib, as the netsuite package signs
+    from authlib.integrations.httpx_client import OAuth1Auth
+
+    monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")  # authlib's client refuses http:// unless told
+    creds = await tba_credentials(admin)
+    auth = OAuth1Auth(creds["consumer_key"], creds["consumer_secret"], token=creds["token_id"],
+                      token_secret=creds["token_secret"], signature_method="HMAC-SHA256", realm=ACCOUNT)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(sim.asgi), base_url=f"http://netsuite.sim{REST}",
+                                 auth=auth) as c:
+        r = await c.get("/record/v1/subsidiary/1")
+        assert r.status_code == 200, r.text
+        signed = next(auth.auth_flow(httpx.Request("GET", f"https://netsuite.sim{REST}/record/v1/subsidiary/1")))
+        r = await c.get("/record/v1/subsidiary/1", headers={"Authorization": signed.headers["authorization"]},
+                        auth=None)
+        assert r.status_code == 401

@@ -89,6 +89,10 @@ async def test_auth_tenancy_and_quota(sim):
         r = await anon.post("/api/v1/roles.json", json={"role": {"name": "Globex only"}},
                             headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 201
+        for tenant, status in (("acme", 401), ("globex", 200)):  # X-Sim-Tenant cannot lend a token another account
+            r = await anon.get("/api/v1/roles.json", headers={"Authorization": f"Bearer {token}",
+                                                              "X-Sim-Tenant": tenant})
+            assert r.status_code == status, tenant
     async with client_for(sim) as acme:  # another account sees none of it
         assert (await acme.get("/api/v1/roles.json")).json()["count"] == 0
         sim.quotas.set(QuotaSpec(name="account_requests", kind="token_bucket", limit=3, rate_per_second=0.001,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+import xml.etree.ElementTree as ET
 from datetime import datetime
 
 import jwt
@@ -221,3 +222,23 @@ async def test_snapshot_and_restore_keep_records_custom_fields_and_tokens(api, c
     assert (await client.post("/__admin/restore", json={"snapshot": snap})).status_code == 200
     r = await api.get(f"{V}/sobjects/Account/External_Id__c/S1")
     assert r.status_code == 200 and r.json()["Id"] == aid
+
+
+async def test_soap_login_user_info_names_the_org_as_salesforce_does(client):
+    """userInfo carries the 18-character organizationId and the org's name; the server URLs the 15-character id."""
+    await client.post("/__admin/salesforce/users", json={"tenant": "soapinfo.example",
+                                                         "username": "ops@soapinfo.example", "password": "pw"})
+    org = (await client.get("/__admin/salesforce/orgs/soapinfo.example")).json()["org_id"]
+    envelope = ('<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+                'xmlns:urn="urn:partner.soap.sforce.com"><soapenv:Body><urn:login>'
+                '<urn:username>ops@soapinfo.example</urn:username><urn:password>pw</urn:password>'
+                '</urn:login></soapenv:Body></soapenv:Envelope>')
+    r = await client.post("/services/Soap/u/59.0", content=envelope, headers={"Content-Type": "text/xml",
+                                                                              "SOAPAction": "login"})
+    assert r.status_code == 200, r.text
+    ns = {"p": "urn:partner.soap.sforce.com"}
+    result = ET.fromstring(r.text).find(".//p:result", ns)
+    assert len(org) == 18
+    assert result.findtext("p:userInfo/p:organizationId", namespaces=ns) == org
+    assert result.findtext("p:userInfo/p:organizationName", namespaces=ns) == "soapinfo.example"
+    assert result.findtext("p:serverUrl", namespaces=ns).endswith(f"/services/Soap/u/59.0/{org[:15]}")

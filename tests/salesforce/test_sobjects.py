@@ -66,6 +66,16 @@ async def test_validation_errors_have_salesforce_codes(api, client):
                            "fields": ["Amount"]}
 
 
+async def test_json_nested_a_thousand_levels_deep_is_a_parser_error_on_every_json_route(api):
+    deep = b"[" * 1000 + b"]" * 1000
+    for method, path in [("POST", f"{V}/sobjects/Account/"), ("PATCH", f"{V}/sobjects/Account/001000000000000AAA"),
+                         ("PATCH", f"{V}/sobjects/Account/Name/x"), ("POST", f"{V}/composite"),
+                         ("POST", f"{V}/composite/sobjects"), ("POST", f"{V}/composite/tree/Account"),
+                         ("POST", f"{V}/jobs/ingest"), ("POST", f"{V}/jobs/query")]:
+        r = await api.request(method, path, content=deep, headers={"Content-Type": "application/json"})
+        assert r.status_code == 400 and r.json()[0]["errorCode"] == "JSON_PARSER_ERROR", (method, path, r.text)
+
+
 async def test_opportunity_closed_won_sets_is_won(api):
     oid = await create(api, "Opportunity", {"Name": "Deal", "StageName": "Prospecting", "CloseDate": "2024-06-30"})
     before = (await api.get(f"{V}/sobjects/Opportunity/{oid}")).json()
