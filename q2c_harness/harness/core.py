@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from q2c_harness.usage import UsageError
+
 from .invariants import Facts, InvariantResult
 
 if TYPE_CHECKING:
@@ -105,12 +107,12 @@ FLOWS_ADAPTER = "q2c_harness.harness.flows_core:FlowsCore"
 
 def default_core_factory(*, scenario: Scenario, sims: dict[str, Any], vendors: Any, mode: str, endpoints: Any,
                          workdir: Path) -> CoreDriver:
-    """The flows' runtime when it is importable, else a core that does nothing (core steps then fail clearly)."""
+    """The flows' runtime. A core that cannot be imported (a dependency missing from the environment) is an error
+    named as such, never a stand-in core whose steps then fail for reasons that are not the core's."""
     module, cls = FLOWS_ADAPTER.split(":")
     try:
         adapter = getattr(importlib.import_module(module), cls)
     except ImportError as exc:
-        driver = CoreDriver()
-        driver.name = f"unavailable ({exc})"
-        return driver
+        raise UsageError(f"the integration core cannot be imported: {exc}: the environment lacks a dependency "
+                         f"(reinstall: pip install -e . in a checkout, or pip install -U q2c-harness)") from exc
     return adapter(scenario=scenario, sims=sims, vendors=vendors, mode=mode, endpoints=endpoints, workdir=workdir)

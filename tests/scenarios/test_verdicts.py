@@ -100,3 +100,17 @@ def test_revenue_inputs_are_checked_against_what_the_vendors_hold() -> None:
     r = evaluate(Facts(revenue=[RevenueFact(**stale)]), only=["8.revenue_inputs"])["8.revenue_inputs"]
     assert [v.message for v in r.violations] == [
         "SOW E2: the revenue inputs state price (the ERP contract's value) 150000.00, the vendors hold 175000.00"]
+
+
+def test_a_core_that_cannot_be_imported_is_an_error_not_a_stand_in(monkeypatch):
+    """A missing dependency once made the harness swap in a do-nothing core; its scenarios then failed with
+    misleading reasons (a missing Salesforce field). Now the run stops and names the import that failed."""
+    import pytest
+
+    from q2c_harness.harness import core
+    from q2c_harness.usage import UsageError
+
+    monkeypatch.setattr(core, "FLOWS_ADAPTER", "q2c_harness.no_such_flows:Adapter")
+    with pytest.raises(UsageError, match="integration core cannot be imported: No module named"):
+        core.default_core_factory(scenario=None, sims={}, vendors=None, mode="in-process", endpoints=None,
+                                  workdir=None)
