@@ -181,7 +181,8 @@ def _core_serve(args: argparse.Namespace) -> int:
     if args.provision:
         core.provision()
     call_log = attach_call_log(core.vendors, core.engine, extra=call_log_span)  # the trace view's vendor calls
-    ops = create_ops_app(core.engine, token=token, call_log=call_log)
+    ops = create_ops_app(core.engine, token=token, call_log=call_log,
+                         gateway_webhook=core.receive_gateway_webhook_sync if core.vendors.payments else None)
     server = uvicorn.Server(uvicorn.Config(ops, log_level="warning"))
     threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="q2c-ops", daemon=True).start()
     print(f"q2c core: ops API on http://{args.host}:{sock.getsockname()[1]}  database {core.engine.url}", flush=True)

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from q2c_harness.config import SalesforceSettings
+from q2c_harness.connectors.payments import verify_signature as verify_gateway_signature
 from q2c_harness.connectors.psa import verify_webhook_signature
 from q2c_harness.connectors.salesforce_polling import RecordChange
 from q2c_harness.engine import Engine
@@ -155,6 +156,38 @@ class Intake:
         if ids:
             store.set_cursor("netsuite:customerPayment", str(ids[-1]))
         return len(ids)
+
+    # ---- the payment gateway -------------------------------------------------------------------------------------
+    def poll_gateway(self) -> int:
+        """The gateway's event list since the last event taken in (the fallback when webhooks are late or lost)."""
+        gw = self.ctx.vendors.payments
+        if gw is None:
+            return 0
+        store = self.ctx.store
+        events = self.ctx.vendors.run(gw.events_since(store.cursor("payments:events") or None,
+                                                      list(cash_to_crm.GATEWAY_EVENTS)))
+        n = sum(self.route_gateway(ev) for ev in events)
+        if events:
+            store.set_cursor("payments:events", str(events[-1]["id"]))
+        return n
+
+    def route_gateway(self, ev: dict[str, Any]) -> int:
+        """Inbox keys are the business facts: a payment once per intent, a refund once per refund."""
+        et, obj = ev.get("type"), (ev.get("data") or {}).get("object") or {}
+        if et not in cash_to_crm.GATEWAY_EVENTS or not obj.get("id"):
+            return 0
+        self._handle("payments", f"{et}:{obj['id']}", str(et), ev, cash_to_crm.GATEWAY_WORKFLOW)
+        return 1
+
+    def receive_gateway_webhook(self, body: bytes, headers: Mapping[str, str], *, secret: str,
+                                tolerance_seconds: float = 300.0) -> int:
+        """A pushed gateway event: ``Stripe-Signature`` checked (AuthError when it fails or is older than the
+        tolerance: a replayed delivery), then the same path as a listed one."""
+        lower = {k.lower(): v for k, v in headers.items()}
+        if not verify_gateway_signature(secret, body, lower.get("stripe-signature"), tolerance=tolerance_seconds):
+            raise AuthError("payments: webhook signature does not verify (or is outside the replay window)",
+                            system="payments", code="BAD_SIGNATURE")
+        return self.route_gateway(json.loads(body))
 
     # ---- billing runs --------------------------------------------------------------------------------------------
     def start_billing(self, engagement_id: str, period: str) -> str | None:

@@ -63,6 +63,7 @@ class CoreRuntime:
         self.queue = queue
         self.intake = Intake(self.ctx, queue=queue)
         self.webhook_secret = webhook_secret or vendors.config.psa_webhook_secret
+        self.gateway_webhook_secret: str | None = vendors.config.payments_webhook_secret
         register_flows(self.ctx)
 
     # ---- construction ------------------------------------------------------------------------------------------
@@ -97,12 +98,22 @@ class CoreRuntime:
                          ref: ReferenceData | None = None, provision: bool = True, sf_tenant: str = SF_TENANT,
                          ns_account: str = NS_ACCOUNT, psa_account: str = PSA_ACCOUNT,
                          webhook_secret: str | None = None, worker_concurrency: int = 8,
-                         tax_service: bool = False, **config_changes: Any) -> AsyncIterator["CoreRuntime"]:
+                         tax_service: bool = False, payments: str | None = None,
+                         **config_changes: Any) -> AsyncIterator["CoreRuntime"]:
         """The core against in-process simulators (``build_simulators``): credentials minted through their admin
         APIs, the integration provisioned (custom fields, NetSuite master data), SQLite in a temp file by default.
         ``tax_service``: invoices are taxed by the tax simulator (an account minted for the core, unless
-        ``config_changes`` name one)."""
-        names = ("salesforce", "netsuite", "psa", *(("tax",) if tax_service or config_changes.get("tax_url") else ()))
+        ``config_changes`` name one). ``payments``: a payment gateway account (its events are polled; a key is
+        minted for it on the payments simulator)."""
+        if payments and not config_changes.get("payments_key"):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(sims["payments"].asgi),
+                                         base_url="https://payments.sim") as a:
+                r = await a.post("/__admin/payments/keys", json={"account": payments})
+                r.raise_for_status()
+                config_changes = {**config_changes, "payments_url": "https://payments.sim",
+                                  "payments_key": r.json()["secret_key"]}
+        names = ("salesforce", "netsuite", "psa", *(("tax",) if tax_service or config_changes.get("tax_url") else ()),
+                 *(("payments",) if config_changes.get("payments_url") else ()))
         transports = {name: httpx.ASGITransport(sims[name].asgi) for name in names}
         if tax_service and not config_changes.get("tax_account"):
             async with httpx.AsyncClient(transport=transports["tax"], base_url="https://tax.sim") as a:
@@ -151,8 +162,28 @@ class CoreRuntime:
 
     # ---- stepping (sync core; the async API below wraps it) -----------------------------------------------------
     def poll_once_sync(self) -> dict[str, int]:
-        return {"salesforce": self.intake.poll_salesforce(), "psa": self.intake.poll_psa(),
-                "netsuite": self.intake.poll_payments()}
+        out = {"salesforce": self.intake.poll_salesforce(), "psa": self.intake.poll_psa(),
+               "netsuite": self.intake.poll_payments()}
+        if self.vendors.payments is not None:
+            out["payments"] = self.intake.poll_gateway()
+        return out
+
+    def register_gateway_webhook(self, url: str) -> str:
+        """Subscribe ``url`` (the served core's ``POST /webhooks/payments``) to the gateway's payment and refund
+        events; the signing secret it answers once is kept for verifying deliveries."""
+        gw = self.vendors.payments
+        assert gw is not None, "no payment gateway configured"
+        ep = self.vendors.run(gw.create_webhook_endpoint(url, list(cash_to_crm.GATEWAY_EVENTS),
+                                                         idempotency_key=f"q2c-webhook-{url}"))
+        self.gateway_webhook_secret = str(ep["secret"])
+        return self.gateway_webhook_secret
+
+    def receive_gateway_webhook_sync(self, body: bytes, headers: Mapping[str, str]) -> int:
+        if not self.gateway_webhook_secret:
+            from q2c_harness.errors import AuthError
+
+            raise AuthError("payments: no webhook secret configured", system="payments", code="NO_SECRET")
+        return self.intake.receive_gateway_webhook(body, headers, secret=self.gateway_webhook_secret)
 
     def run_billing_sync(self, engagement_id: str, period: str) -> Any:
         time_to_invoice.stage_recurring(self.ctx, engagement_id, period)  # a managed-services fee is due monthly

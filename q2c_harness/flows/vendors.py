@@ -9,7 +9,8 @@ budget (the ``VendorAccount`` semaphore) shared by every workflow of the process
 Credentials: ``VendorConfig.from_env()`` (``Q2C_SF_URL``/``Q2C_SF_TOKEN``, ``Q2C_NS_URL``/``Q2C_NS_ACCOUNT`` with
 ``Q2C_NS_TOKEN`` or TBA ``Q2C_NS_CONSUMER_KEY``/``Q2C_NS_CONSUMER_SECRET``/``Q2C_NS_TOKEN_ID``/``Q2C_NS_TOKEN_SECRET``,
 ``Q2C_PSA_URL``/``Q2C_PSA_TOKEN``/``Q2C_PSA_WEBHOOK_SECRET``, ``Q2C_CA_BUNDLE``; the tax service, when used:
-``Q2C_TAX_URL``/``Q2C_TAX_ACCOUNT``/``Q2C_TAX_LICENSE_KEY``/``Q2C_TAX_COMPANY``), or ``from_endpoints_file`` (written by
+``Q2C_TAX_URL``/``Q2C_TAX_ACCOUNT``/``Q2C_TAX_LICENSE_KEY``/``Q2C_TAX_COMPANY``; the payment gateway:
+``Q2C_PAYMENTS_URL``/``Q2C_PAYMENTS_KEY``/``Q2C_PAYMENTS_WEBHOOK_SECRET``), or ``from_endpoints_file`` (written by
 ``q2c sim serve --endpoints-file``): credentials are then minted through each simulator's admin API.
 """
 
@@ -28,6 +29,7 @@ import httpx
 
 from q2c_harness.connectors.http import BearerToken, RetryPolicy
 from q2c_harness.connectors.netsuite import NetSuiteClient, NetSuiteTBA
+from q2c_harness.connectors.payments import PaymentsClient
 from q2c_harness.connectors.psa import PsaClient
 from q2c_harness.connectors.salesforce import SalesforceClient
 from q2c_harness.connectors.tax import AvaTaxBasic, TaxClient
@@ -61,6 +63,10 @@ class VendorConfig:
     tax_account: str | None = None
     tax_license_key: str | None = None
     tax_company: str = "DEFAULT"
+    # the payment gateway (Stripe style); None: cash arrives only as NetSuite customer payments
+    payments_url: str | None = None
+    payments_key: str | None = None
+    payments_webhook_secret: str | None = None  # whsec_…, when the gateway pushes events to the core
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "VendorConfig":
@@ -75,7 +81,9 @@ class VendorConfig:
                    psa_token=e["Q2C_PSA_TOKEN"], psa_webhook_secret=e.get("Q2C_PSA_WEBHOOK_SECRET"),
                    verify=e.get("Q2C_CA_BUNDLE") or True, tax_url=e.get("Q2C_TAX_URL") or None,
                    tax_account=e.get("Q2C_TAX_ACCOUNT"), tax_license_key=e.get("Q2C_TAX_LICENSE_KEY"),
-                   tax_company=e.get("Q2C_TAX_COMPANY") or "DEFAULT")
+                   tax_company=e.get("Q2C_TAX_COMPANY") or "DEFAULT", payments_url=e.get("Q2C_PAYMENTS_URL") or None,
+                   payments_key=e.get("Q2C_PAYMENTS_KEY"),
+                   payments_webhook_secret=e.get("Q2C_PAYMENTS_WEBHOOK_SECRET"))
 
     @classmethod
     def from_endpoints_file(cls, path: str | Path, *, sf_tenant: str = SF_TENANT, ns_account: str = NS_ACCOUNT,
@@ -140,6 +148,12 @@ class Vendors:
                 self.tax = TaxClient(config.tax_url, auth=AvaTaxBasic(config.tax_account, config.tax_license_key),
                                      company=config.tax_company, transport=t.get("tax"),
                                      account_id=f"tax:{config.tax_url}:{id(self)}", **common)
+            self.payments: PaymentsClient | None = None
+            if config.payments_url:
+                assert config.payments_key, "the payment gateway needs an API key"
+                self.payments = PaymentsClient(config.payments_url, api_key=config.payments_key,
+                                               transport=t.get("payments"),
+                                               account_id=f"payments:{config.payments_url}:{id(self)}", **common)
 
         self.run(build())
 
@@ -168,7 +182,7 @@ class Vendors:
             return
 
         async def close_all() -> None:
-            for c in (self.sf, self.ns, self.psa, self.tax):
+            for c in (self.sf, self.ns, self.psa, self.tax, self.payments):
                 if c is not None:
                     await c.aclose()
 

@@ -63,6 +63,7 @@ from .invariants import (
     UsageUnitFact,
     RetainerFact,
     Tally,
+    GatewayPaymentFact,
     TaxDocumentFact,
     result_of,
 )
@@ -74,6 +75,7 @@ if TYPE_CHECKING:
 LINE_RE = re.compile(r"\[(?P<kind>[a-z_]+) (?P<sources>[^;\]]*); v(?P<version>\d+)\]")
 BALANCE_RE = re.compile(r"balance (?P<before>-?[\d.]+) -> (?P<after>-?[\d.]+)")
 MEMO_RE = re.compile(r"q2c invoice (?P<invoice>\S+) sow (?P<sow>\S+) contract v(?P<version>\d+)")
+GATEWAY_MEMO_RE = re.compile(r"gateway payment (pi_\w+)")
 IC_MEMO_RE = re.compile(r"cross-charge (?P<invoice>\S+):(?P<entity>[^\s;]+)")
 # a credit memo and its re-invoice name each other in their memos (docs/flows.md, credit and rebill)
 CM_MEMO_RE = re.compile(r"q2c credit memo (?P<memo>\S+) credits (?P<invoice>[^\s;]+); re-invoiced as (?P<rebill>[^\s;]+)")
@@ -491,6 +493,9 @@ async def read_facts(ctx: RunContext) -> FactBundle:
                  for eng, f in crm.status.items() if f.get(CRM_FIELDS[0])]
     revenue = _revenue(ctx, await ctx.core.revenue_schedule(ctx), engagement_in, sows, contracts, psa, invoices)
     tax_documents = await _read_tax_documents(ctx) if ctx.scenario.master_data.tax_service else None
+    gateway = await _read_gateway(ctx) if ctx.scenario.master_data.payment_gateway else None
+    erp_intent = {str(p.get("tranId") or p["id"]): m[1] for p in raw_payments
+                  if (m := GATEWAY_MEMO_RE.search(p.get("memo") or ""))}
     facts = Facts(
         revenue=revenue,
         invoices=invoices, time_entries=time_entries, expenses=expenses, rate_cards=psa.rate_cards, fx_rates=fx,
@@ -500,7 +505,8 @@ async def read_facts(ctx: RunContext) -> FactBundle:
         clients=list(w.clients.values()), legal_entities=list(w.entities.values()), tax_rates=dict(w.tax_rates),
         invoice_tax_rates=tax_rates, invoice_notes=notes, payments=payments, cash_applications=applications,
         crm=crm_facts, credit_memos=credit_memos, rebills=rebills, tax_documents=tax_documents,
-        usage_units=psa.usage_units, usage_prices=crm.usage_prices)
+        usage_units=psa.usage_units, usage_prices=crm.usage_prices,
+        gateway_payments=gateway, erp_payment_intent=erp_intent)
     facts = await ctx.core.extend_facts(ctx, facts)
     by_eng: dict[str, list[InvoiceEvent]] = defaultdict(list)
     for i in sorted(invoices, key=lambda i: (i.invoice_date, int(i.xref["netsuite"]))):
@@ -584,6 +590,24 @@ async def _credit_memos(ctx: RunContext, invoices: list[InvoiceEvent],
                                   reinvoice_id=rebill, reinvoice_cites=(cites["invoice"], cites["memo"]) if cites
                                   else None, written_off=frozenset(ctx.written_off.get(credited.engagement_id, ()))))
     return memos, rebills
+
+
+async def _read_gateway(ctx: RunContext) -> list[GatewayPaymentFact]:
+    """The gateway's succeeded payments and their refunds (Stripe-style lists), amounts in major units."""
+    refunded: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for r in await ctx.vendors.gateway_all("refunds"):
+        if r.get("status") in ("succeeded", "pending"):
+            refunded[str(r["payment_intent"])] += _minor(r["amount"], str(r["currency"]))
+    return [GatewayPaymentFact(intent_id=str(i["id"]), currency=str(i["currency"]).upper(),
+                               received=_minor(i.get("amount_received") or 0, str(i["currency"])),
+                               refunded=refunded[str(i["id"])])
+            for i in await ctx.vendors.gateway_all("payment_intents") if i.get("status") == "succeeded"]
+
+
+def _minor(amount: Any, currency: str) -> Decimal:
+    from .expected import MINOR_UNITS
+
+    return money(Decimal(int(amount)).scaleb(-MINOR_UNITS.get(currency.upper(), 2)), currency.upper())
 
 
 async def _read_tax_documents(ctx: RunContext) -> dict[str, TaxDocumentFact]:

@@ -21,6 +21,9 @@ from .invariants import InvariantResult, Tally, result_of
 from .steps import ExpectationFailed
 
 
+CORE_URL = "https://core.q2c"  # where the in-process core takes webhooks
+
+
 class FlowsCore(CoreDriver):
     name = "q2c flows"
 
@@ -66,11 +69,15 @@ class FlowsCore(CoreDriver):
             acct = ctx.vendors.tax_account
             extra.update(tax_url=ctx.vendors.base_urls["tax"], tax_account=acct["account_id"],
                          tax_license_key=acct["license_key"])
+        if self.scenario.master_data.payment_gateway:  # the firm's gateway account
+            extra.update(payments_url=ctx.vendors.base_urls["payments"], payments_key=ctx.vendors.tokens["payments"])
         if self.mode == "in-process":
             self.rt = await self.stack.enter_async_context(CoreRuntime.in_process(
                 self.sims, db_url=db, ref=ref, sf_tenant=t.salesforce, ns_account=t.netsuite, psa_account=t.psa,
                 **extra))
             self._use_virtual_clock()
+            if self.scenario.master_data.payment_gateway:
+                await self._subscribe_webhooks(ctx)
         else:
             import httpx
 
@@ -90,11 +97,30 @@ class FlowsCore(CoreDriver):
             self._use_virtual_clock()
             await asyncio.to_thread(self.rt.provision)
 
+    async def _subscribe_webhooks(self, ctx: Any) -> None:
+        """In-process, the core's ops app (its ``POST /webhooks/payments``) is where the gateway delivers: the core
+        subscribes to it, and the gateway sends only when a ``deliver_webhooks`` step says so (deterministic).
+        Against real servers the core reads the gateway's event list instead."""
+        import secrets
+
+        import httpx
+
+        from q2c_harness.ops.app import create_ops_app
+
+        app = create_ops_app(self.rt.engine, token=secrets.token_urlsafe(16), dashboard=False,
+                             gateway_webhook=self.rt.receive_gateway_webhook_sync)
+        self.sims["payments"].webhooks.transports[CORE_URL] = httpx.ASGITransport(app)
+        r = await ctx.vendors.clients["payments"].put("/__admin/payments/webhooks/config",
+                                                      json={"auto_deliver": False})
+        r.raise_for_status()
+        await asyncio.to_thread(self.rt.register_gateway_webhook, f"{CORE_URL}/webhooks/payments")
+
     def _virtual_seconds(self) -> float:
         return self._now.timestamp()
 
     def _use_virtual_clock(self) -> None:
-        for client in (self.rt.vendors.sf, self.rt.vendors.ns, self.rt.vendors.psa, self.rt.vendors.tax):
+        v = self.rt.vendors
+        for client in (v.sf, v.ns, v.psa, v.tax, v.payments):
             if client is None:
                 continue
             client.account.clock = self._virtual_seconds
@@ -153,8 +179,10 @@ class FlowsCore(CoreDriver):
         errors = []
         intake = self.rt.intake
         for name, poll in (("salesforce", intake.poll_salesforce), ("psa", intake.poll_psa),
-                           ("netsuite", intake.poll_payments)):
+                           ("netsuite", intake.poll_payments), ("payments", intake.poll_gateway)):
             try:
+                if name == "payments" and self.rt.vendors.payments is None:
+                    continue  # no gateway in this scenario
                 got[name] = await asyncio.to_thread(poll)
             except Exception as exc:  # noqa: BLE001 - the served core logs and polls again next tick
                 got[name] = 0

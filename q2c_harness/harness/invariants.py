@@ -287,6 +287,16 @@ class UsageUnitFact:
 
 
 @dataclass(frozen=True)
+class GatewayPaymentFact:
+    """A payment the gateway took (a succeeded intent) and what it refunded of it, as the gateway answers them."""
+
+    intent_id: str
+    currency: str
+    received: Decimal
+    refunded: Decimal
+
+
+@dataclass(frozen=True)
 class CrmStatusFact:
     """The invoice status an engagement's opportunity shows, beside the invoice it names in the ERP."""
 
@@ -341,6 +351,9 @@ class Facts:
     previously_seen_invoice_ids: set[str] = field(default_factory=set)
     payments: list[Payment] = field(default_factory=list)
     cash_applications: list[CashApplication] = field(default_factory=list)
+    # the gateway's payments (None: no gateway); with the ERP payment each became (its id -> the intent it names)
+    gateway_payments: list[GatewayPaymentFact] | None = None
+    erp_payment_intent: dict[str, str] = field(default_factory=dict)
     crm: list[CrmStatusFact] = field(default_factory=list)
     # CRM status labels by ERP invoice status, as the integration specifies them
     crm_status_labels: dict[str, str] = field(default_factory=lambda: {
@@ -1101,6 +1114,8 @@ def check_cash_application(facts: Facts) -> Tally:
                 "balance", f"<= {inv.gross_total - credits[inv.invoice_id]}", applied[inv.invoice_id], inv.invoice_id)
         t.same("paid" if open_balance == 0 else "not paid", "paid" if inv.status == "paid" else "not paid",
                f"invoice {inv.invoice_id} is {inv.status!r} with open balance {open_balance}", inv.invoice_id)
+    if facts.gateway_payments is not None:
+        _check_gateway_cash(t, facts)
     for c in facts.crm:
         inv = by_number.get(c.invoice_number or "")
         if not t.check(inv is not None and inv.engagement_id == c.engagement_id, f"engagement {c.engagement_id}: the "
@@ -1113,6 +1128,31 @@ def check_cash_application(facts: Facts) -> Tally:
                f"invoiced, paid) for invoice {c.invoice_number} differ from the ERP's", c.engagement_id,
                inv.invoice_id)  # type: ignore[union-attr]
     return t
+
+
+def _check_gateway_cash(t: Tally, facts: Facts) -> None:
+    """Each gateway payment is one ERP payment holding what was received net of refunds; per currency, cash applied
+    in the ERP = payments received at the gateway - unapplied in the ERP - refunds at the gateway."""
+    apps = _index(facts.cash_applications, "payment_id")
+    erp_of: dict[str, list[str]] = defaultdict(list)
+    for pid, intent in facts.erp_payment_intent.items():
+        erp_of[intent].append(pid)
+    pays = _index(facts.payments, "payment_id")
+    for g in facts.gateway_payments or []:
+        got = erp_of.get(g.intent_id, [])
+        if not t.same(1, len(got), f"gateway payment {g.intent_id} is {len(got)} payment(s) in the ERP {got}",
+                      g.intent_id, *got):
+            continue
+        p = pays.get(got[0])
+        t.same(g.received - g.refunded, p.amount if p else None, f"gateway payment {g.intent_id}: the ERP payment "
+               f"is not what was received ({g.received}) net of refunds ({g.refunded})", g.intent_id, got[0])
+    for currency in sorted({g.currency for g in facts.gateway_payments or []}):
+        gw = [g for g in facts.gateway_payments or [] if g.currency == currency]
+        ours = [apps[p] for p, i in facts.erp_payment_intent.items() if p in apps and apps[p].currency == currency]
+        applied = total(a.applied_total for a in ours)
+        want = total(g.received for g in gw) - total(a.unapplied for a in ours) - total(g.refunded for g in gw)
+        t.same(want, applied, f"{currency}: cash applied in the ERP is not payments received - unapplied - refunds",
+               currency)
 
 
 CHECKS: dict[str, Callable[[Facts], Tally]] = {

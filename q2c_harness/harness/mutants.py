@@ -353,6 +353,22 @@ def _rate_to_cents(out: Decimal, *a: Any, **k: Any) -> Decimal:
     return out.quantize(Decimal("0.01"))
 
 
+def _refunds_ignored(original: Callable[..., Any], w: Witness) -> Callable[..., Any]:
+    def apply(ctx: Any, intent: dict[str, Any], refunds: list[dict[str, Any]], ns_payment_id: str) -> dict[str, Any]:
+        w.changed()  # the refund is taken in, and the ERP payment keeps the refunded cash
+        return {"id": ns_payment_id}
+    return apply
+
+
+def _all_to_first_invoice(out: dict[str, Decimal], amount: Decimal, *a: Any, **k: Any) -> dict[str, Decimal]:
+    first = next(iter(out), None)
+    return {first: amount, **{i: Decimal(0) for i in out if i != first}} if first is not None else out
+
+
+def _minor_as_major(out: Decimal, amount: int, currency: str) -> Decimal:
+    return Decimal(int(amount)).quantize(out)
+
+
 def _credit_net_only(out: tuple[dict[str, Any], list[Any]], *a: Any, **k: Any) -> tuple[dict[str, Any], list[Any]]:
     body, lines = out
     return {**body, "taxRate": "0"}, lines  # the tax the invoice charged is not credited
@@ -387,6 +403,7 @@ def _open_units_too(out: list[Any], stories: list[Any], period: str, *a: Any, **
 T2I = "q2c_harness.flows.time_to_invoice"
 RI = "q2c_harness.flows.revenue_inputs"
 CR = "q2c_harness.flows.credit_and_rebill"
+CASH = "q2c_harness.flows.cash_to_crm"
 TAXSVC = "q2c_harness.flows.tax_service"
 MS = "q2c_harness.flows.milestone_to_invoice"
 Q2P = "q2c_harness.flows.quote_to_project"
@@ -506,6 +523,15 @@ BUILTIN: list[Mutant] = [
     Mutant("usage.open_units_billed", "metered usage billed for units still open in the PSA",
            (f"{T2I}:completed_units",), result=_open_units_too, scenarios=("usage_billing",),
            guards=("2.eligibility_traceability", "expectations")),
+    Mutant("cash.refund_ignored", "a gateway refund taken in but never netted off the ERP payment",
+           (f"{CASH}:apply_gateway_refunds",), replace=_refunds_ignored,
+           scenarios=("partial_payment_then_rest", "payment_disruption"), guards=("13.cash_application",)),
+    Mutant("cash.all_to_first_invoice", "a gateway payment applied in full to the first invoice it names",
+           (f"{CASH}:allocate",), result=_all_to_first_invoice, scenarios=("partial_payment_then_rest",),
+           guards=("expectations", "13.cash_application")),
+    Mutant("cash.cents_as_units", "the gateway's amounts (in cents) read as currency units",
+           ("q2c_harness.connectors.mapping.payments:from_minor",), result=_minor_as_major,
+           scenarios=("partial_payment_then_rest",), guards=("13.cash_application", "expectations")),
     Mutant("exceptions.swallowed", "a business exception swallowed instead of parked",
            (f"{T2I}:owned", f"{MS}:owned"), replace=_swallow_business_errors,
            scenarios=("exceptions_and_resolution",), guards=("expectations",)),

@@ -126,6 +126,8 @@ class MasterData(_M):
     generate_people: list[PeopleGenerator] = Field(default_factory=list)
     tax_service: bool = Field(default=False, description="the core takes each invoice's tax from the tax service "
                                                          "(else from tax_rates)")
+    payment_gateway: bool = Field(default=False, description="clients pay through the payment gateway; the core "
+                                                             "takes its webhooks and event list")
 
 
 class Tenants(_M):
@@ -133,6 +135,7 @@ class Tenants(_M):
     netsuite: str = "Q2C_ACCT"
     psa: str = "q2c"
     tax: str = Field(default="2000000001", pattern=r"^[1-9][0-9]{0,9}$", description="the tax service account id")
+    payments: str = Field(default="q2c", pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="the gateway account")
 
 
 class FaultSpec(_M):
@@ -324,6 +327,32 @@ class ReceivePayment(_M):
     day: date | None = None
 
 
+class PayByCard(_M):
+    """The client pays through the gateway's pay-by-link page: a card payment for the engagement's open invoices
+    (``amount: full``, or an amount the core spreads oldest first; more than is open is an over-payment)."""
+
+    kind: Literal["pay_by_card"] = "pay_by_card"
+    engagement: str
+    amount: Money | Literal["full"] = "full"
+
+
+class RefundPayment(_M):
+    """The firm refunds (part of) a gateway payment of the engagement: ``payment`` counts its card payments from 1
+    (default: the last); ``amount: full`` refunds what is left of it."""
+
+    kind: Literal["refund_payment"] = "refund_payment"
+    engagement: str
+    payment: int | None = Field(default=None, ge=1)
+    amount: Money | Literal["full"] = "full"
+    reason: Literal["duplicate", "fraudulent", "requested_by_customer"] = "requested_by_customer"
+
+
+class DeliverWebhooks(_M):
+    """The gateway attempts every webhook delivery due now (its own schedule on the virtual clock)."""
+
+    kind: Literal["deliver_webhooks"] = "deliver_webhooks"
+
+
 class Replay(_M):
     """Replay a day (or the whole run) of recorded events through the same idempotent handlers."""
 
@@ -406,14 +435,16 @@ class Expect(_M):
 
 StepSpec = Annotated[
     Union[CloseQuote, LogTime, ApproveTime, FileExpense, ApproveExpenses, AcceptMilestone, RejectMilestone,
-          SignChangeOrder, PublishRateCardVersion, AdvanceClock, Sync, BillingRun, ReceivePayment, Replay,
-          Redeliver, ResolveException, DisputeInvoice, ClosePeriod, ReportUsage, SetFaults, Expect],
+          SignChangeOrder, PublishRateCardVersion, AdvanceClock, Sync, BillingRun, ReceivePayment, PayByCard,
+          RefundPayment, DeliverWebhooks, Replay, Redeliver, ResolveException, DisputeInvoice, ClosePeriod,
+          ReportUsage, SetFaults, Expect],
     Field(discriminator="kind"),
 ]
 STEP_KINDS = ("close_quote", "log_time", "approve_time", "file_expense", "approve_expenses", "accept_milestone",
               "reject_milestone", "sign_change_order", "publish_rate_card_version", "advance_clock", "sync",
-              "billing_run", "receive_payment", "replay", "redeliver", "resolve_exception", "dispute_invoice",
-              "close_period", "report_usage", "set_faults", "expect")
+              "billing_run", "receive_payment", "pay_by_card", "refund_payment", "deliver_webhooks", "replay",
+              "redeliver", "resolve_exception", "dispute_invoice", "close_period", "report_usage", "set_faults",
+              "expect")
 
 
 # ---- expectations -----------------------------------------------------------------------------------------------
@@ -725,6 +756,9 @@ class steps:  # noqa: N801 - a namespace: `steps.LogTime(...)`
     Sync = Sync
     BillingRun = BillingRun
     ReceivePayment = ReceivePayment
+    PayByCard = PayByCard
+    RefundPayment = RefundPayment
+    DeliverWebhooks = DeliverWebhooks
     Replay = Replay
     Redeliver = Redeliver
     ResolveException = ResolveException

@@ -79,6 +79,7 @@ class RunContext:
     fault_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # event-feed rules' counters, harvested
     replay_checks: list[ReplayCheck] = field(default_factory=list)
     written_off: dict[str, set[str]] = field(default_factory=dict)  # engagement -> PSA entries written off
+    card_payments: dict[str, list[str]] = field(default_factory=dict)  # engagement -> gateway payment intent ids
 
     def workspace(self, engagement: str) -> str:
         ws = self.engagements[engagement].workspace
@@ -105,6 +106,12 @@ async def provision(ctx: RunContext) -> None:
                          "region": p.region, "legal_entity": p.entity}}
         ctx.psa_users[p.id] = psa_first(await v.psa("POST", "users.json", body))["id"]
     await _provision_fx(ctx)
+    if ctx.scenario.master_data.payment_gateway and "payments" in v.clients:
+        # the scenario's clock stands still between steps, so a per-second bucket would never refill: the gateway's
+        # 25/s is kept as a burst the whole scenario may not exceed 10,000 times over
+        r = await v.clients["payments"].put("/__admin/quotas", json={
+            "name": "requests", "kind": "token_bucket", "limit": 10_000, "rate_per_second": 25, "path": "/v1/*"})
+        r.raise_for_status()
     for card in w.rate_cards.values():
         currency = card.versions[0].currency
         rc = psa_first(await v.psa("POST", "rate_cards.json", {"rate_card": {"title": card.rate_card_id,
@@ -381,6 +388,58 @@ async def receive_payment(ctx: RunContext, st: sc.ReceivePayment) -> str:
     return await ctx.core.receive_payment(ctx, st)
 
 
+async def _open_invoices(ctx: RunContext, engagement: str) -> list[tuple[str, Decimal]]:
+    """(invoice id as the client sees it on the invoice, amount still open) of an engagement, oldest first."""
+    import re
+
+    opp = (ctx.engagements[engagement].sf_opportunity or "").upper()
+    jobs = [str(r["id"]) for r in await ctx.vendors.suiteql("SELECT id, externalid FROM job ORDER BY id")
+            if opp and opp in str(r.get("externalid") or "").upper()]
+    out = []
+    for job in jobs:
+        for row in await ctx.vendors.suiteql(f"SELECT id FROM invoice WHERE job = {job} ORDER BY id"):
+            rec = await ctx.vendors.ns_get("invoice", str(row["id"]), expand=False)
+            m = re.search(r"q2c invoice (\S+)", rec.get("memo") or "")
+            left = Decimal(str(rec.get("amountRemaining", rec.get("total")) or 0))
+            if m and left > 0:
+                out.append((m[1], left))
+    return out
+
+
+async def pay_by_card(ctx: RunContext, st: sc.PayByCard) -> str:
+    """The client pays on the gateway's pay-by-link page: the invoices it settles travel in the intent's metadata."""
+    invoices = await _open_invoices(ctx, st.engagement)
+    if not invoices:
+        raise ExpectationFailed(f"engagement {st.engagement} has no open invoice in NetSuite to pay")
+    amount = sum((a for _, a in invoices), Decimal(0)) if st.amount == "full" else Decimal(st.amount)
+    refs = ctx.engagements[st.engagement]
+    intent = await ctx.vendors.gateway("POST", "/v1/payment_intents", {
+        "amount": cents(amount), "currency": refs.spec.currency.lower(), "payment_method": "pm_card_visa",
+        "confirm": True, "description": f"{st.engagement} invoices {', '.join(i for i, _ in invoices)}",
+        "metadata": {"q2c_invoices": ",".join(i for i, _ in invoices), "q2c_client": refs.spec.client,
+                     "q2c_pay_seq": len(ctx.card_payments.get(st.engagement, [])) + 1}})
+    ctx.card_payments.setdefault(st.engagement, []).append(intent["id"])
+    return f"card payment {intent['id']} of {amount} {refs.spec.currency}: {intent['status']}"
+
+
+async def refund_payment(ctx: RunContext, st: sc.RefundPayment) -> str:
+    intents = ctx.card_payments.get(st.engagement, [])
+    if not intents:
+        raise ExpectationFailed(f"engagement {st.engagement} has no card payment to refund")
+    intent_id = intents[(st.payment or len(intents)) - 1]
+    params: dict[str, Any] = {"payment_intent": intent_id, "reason": st.reason}
+    if st.amount != "full":
+        params["amount"] = cents(Decimal(st.amount))
+    refund = await ctx.vendors.gateway("POST", "/v1/refunds", params)
+    return f"refund {refund['id']} of {refund['amount']} cents on {intent_id}: {refund['status']}"
+
+
+async def deliver_webhooks(ctx: RunContext, st: sc.DeliverWebhooks) -> str:
+    r = await ctx.vendors.clients["payments"].post("/__admin/payments/webhooks/deliver", json={})
+    r.raise_for_status()
+    return f"{r.json()['attempts']} webhook delivery attempt(s)"
+
+
 # ---- the core ---------------------------------------------------------------------------------------------------
 async def sync(ctx: RunContext, st: sc.Sync) -> str:
     return await ctx.core.sync(ctx, st.rounds)
@@ -502,6 +561,7 @@ EXECUTORS = {
     "approve_expenses": approve_expenses, "accept_milestone": accept_milestone, "reject_milestone": reject_milestone,
     "sign_change_order": sign_change_order, "publish_rate_card_version": publish_rate_card_version,
     "advance_clock": advance_clock, "sync": sync, "billing_run": billing_run, "receive_payment": receive_payment,
+    "pay_by_card": pay_by_card, "refund_payment": refund_payment, "deliver_webhooks": deliver_webhooks,
     "replay": replay, "redeliver": redeliver, "resolve_exception": resolve_exception, "dispute_invoice": dispute_invoice,
     "close_period": close_period, "report_usage": report_usage, "set_faults": set_faults, "expect": expect,
 }

@@ -78,6 +78,9 @@ class VendorSession:
                 "account_id": int(self.tenants["tax"]), "license_key": f"q2cscenario{self.tenants['tax']}"})
             self.tokens["tax"] = tax["bearer_token"]
             self.tax_account = {"account_id": str(tax["account_id"]), "license_key": tax["license_key"]}
+        if "payments" in self.clients and self.tenants.get("payments"):  # the firm's gateway account
+            key = await self._admin_post("payments", "/__admin/payments/keys", {"account": self.tenants["payments"]})
+            self.tokens["payments"] = key["secret_key"]
 
     async def mint_netsuite_token(self) -> str:
         body = await self._admin_post("netsuite", f"/__admin/netsuite/accounts/{self.tenants['netsuite']}/access-tokens",
@@ -176,6 +179,39 @@ class VendorSession:
             if not body.get("value") or len(out) >= int(body.get("@recordsetCount", len(out))):
                 return out
 
+    async def gateway(self, method: str, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A Stripe-style call: form-encoded (``metadata[k]=v``, ``expand[0]=x``), answers read with exact
+        decimals."""
+        form = _form(params or {})
+        headers = {"Authorization": f"Bearer {self.tokens['payments']}"}
+        for attempt in range(30):
+            if method == "GET":
+                r = await self.clients["payments"].get(path, params=form, headers=headers)
+            else:
+                r = await self.clients["payments"].post(
+                    path, content=str(httpx.QueryParams(form)).encode(), headers={
+                        **headers, "Content-Type": "application/x-www-form-urlencoded",
+                        "Idempotency-Key": f"harness-{path}-{str(httpx.QueryParams(form))}"[:255]})
+            if r.status_code in (429, 500, 502, 503, 504):
+                import asyncio
+
+                await asyncio.sleep(min(0.002 * (attempt + 1), 0.05))
+                continue
+            if r.status_code >= 400:
+                raise VendorCallFailed("payments", method, path, r.status_code, r.text)
+            return _json.loads(r.content, parse_float=Decimal)
+        raise VendorCallFailed("payments", method, path, r.status_code, r.text)
+
+    async def gateway_all(self, resource: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Every object of a gateway list (newest first, ``starting_after`` cursors)."""
+        out: list[dict[str, Any]] = []
+        while True:
+            page = await self.gateway("GET", f"/v1/{resource}", {**(params or {}), "limit": 100,
+                                                                **({"starting_after": out[-1]["id"]} if out else {})})
+            out += page.get("data", [])
+            if not page.get("has_more") or not page.get("data"):
+                return out
+
     async def psa(self, method: str, path: str, json: Any = None, *, user: str | None = None,
                   params: dict | None = None) -> dict[str, Any]:
         token = await self.psa_token_for(user) if user else None
@@ -192,6 +228,19 @@ class VendorSession:
             if page >= meta.get("page_count", 1):
                 return out
             page += 1
+
+
+def _form(params: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for key, value in params.items():
+        name = f"{prefix}[{key}]" if prefix else str(key)
+        if isinstance(value, dict):
+            out += _form(value, name)
+        elif isinstance(value, list):
+            out += [(f"{name}[{i}]", str(v)) for i, v in enumerate(value)]
+        elif value is not None:
+            out.append((name, ("true" if value else "false") if isinstance(value, bool) else str(value)))
+    return out
 
 
 def psa_first(body: dict[str, Any]) -> dict[str, Any]:

@@ -2,9 +2,10 @@
 ``/health``. Every status a route can return is declared in its OpenAPI."""
 
 
+import asyncio
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
@@ -42,11 +43,13 @@ _409 = {409: {"model": Problem, "description": "Action not allowed in the item's
 def create_ops_app(engine: Engine, *, token: str | None = None, identities: Identities | None = None,
                    call_log: VendorCallLog | None = None,
                    simulators: Mapping[str, Target] | SimulatorStatus | None = None,
-                   dashboard: bool = True) -> FastAPI:
+                   dashboard: bool = True,
+                   gateway_webhook: Callable[[bytes, Mapping[str, str]], int] | None = None) -> FastAPI:
     """``token``: the shared service token; ``identities``: per-user tokens and JWT verification (default: from the
     environment, ops/identity.py). ``call_log``: the vendor call log the trace view reads (``ops.calls.attach_call_log``); ``simulators``: the
     simulators whose admin status ``GET /simulators`` proxies (default: ``Q2C_OPS_SIMULATORS``); ``dashboard``:
-    serve the web dashboard at ``/dashboard`` (docs/dashboard.md)."""
+    serve the web dashboard at ``/dashboard`` (docs/dashboard.md); ``gateway_webhook``: the payment gateway's pushed
+    events at ``POST /webhooks/payments`` (authenticated by their ``Stripe-Signature``, not the bearer token)."""
     ids = identities or Identities.from_env(token)
     if token and ids.service_token is None:
         ids = Identities(token, ids.users, ids.jwt)
@@ -86,6 +89,24 @@ def create_ops_app(engine: Engine, *, token: str | None = None, identities: Iden
         if any(e.get("type") == "json_invalid" for e in errors):
             return JSONResponse({"detail": "body is not valid JSON"}, status_code=400)
         return JSONResponse({"detail": jsonable_errors(errors)}, status_code=422)
+
+    if gateway_webhook is not None:
+        hook = gateway_webhook
+
+        @app.post("/webhooks/payments", tags=["intake"], responses={
+            400: {"model": Problem, "description": "Signature missing, wrong or outside the replay window"}})
+        async def payments_webhook(request: Request) -> Any:
+            """A gateway event (Stripe-style). 2xx once it is in the inbox; anything else and the gateway retries."""
+            from q2c_harness.errors import AuthError
+
+            body = await request.body()
+            try:
+                taken = await asyncio.to_thread(hook, body, dict(request.headers))
+            except AuthError as exc:
+                return JSONResponse({"detail": str(exc)}, status_code=400)
+            except ValueError:
+                return JSONResponse({"detail": "body is not a JSON event"}, status_code=400)
+            return {"received": True, "taken": taken}
 
     @app.get("/health", response_model=HealthOut, tags=["ops"],
              responses={503: {"model": Problem, "description": "Database unreachable"}, **_422})
