@@ -32,6 +32,7 @@ from q2c_harness.canonical import CreditMemo, InvoiceEvent, InvoiceLine
 from q2c_harness.connectors.mapping.common import external_id
 from q2c_harness.errors import BusinessError
 
+from . import tax_service
 from .cash_to_crm import post_invoice_status
 from .context import FlowContext, load
 from .time_to_invoice import invoice_body, write_invoice
@@ -130,9 +131,13 @@ def correct_invoice(ctx: FlowContext, engagement_id: str, invoice_id: str, *, wr
     ns_invoice_id = str(result["netsuite_invoice_id"])
     ns_rebill = None
     if rebill is not None:
-        ns_rebill = write_invoice(ctx, {"invoice": rebill.model_dump(mode="json"), "keys": keys,
-                                        "tax_rate": result["tax_rate"]},
-                                  memo_note=f"replaces {invoice_id} (credit memo {memo.credit_memo_id})")
+        plan = {"invoice": rebill.model_dump(mode="json"), "keys": keys, "tax_rate": result["tax_rate"]}
+        if tax_service.uses_tax_service(ctx):  # the re-invoice is taxed by the service like any invoice
+            plan = tax_service.quote_tax(ctx, plan)
+            rebill = load(InvoiceEvent, plan["invoice"])
+        ns_rebill = write_invoice(ctx, plan, memo_note=f"replaces {invoice_id} (credit memo {memo.credit_memo_id})")
+        if tax_service.uses_tax_service(ctx):
+            tax_service.commit_tax(ctx, rebill.invoice_id)
     body, lines = credit_memo_body(ctx, invoice, keys, result["tax_rate"], memo, ns_invoice_id,
                                    rebill.invoice_id if rebill else None)
     ns_inv = ctx.vendors.run(ctx.vendors.ns.get("invoice", ns_invoice_id))
@@ -143,6 +148,7 @@ def correct_invoice(ctx: FlowContext, engagement_id: str, invoice_id: str, *, wr
     sublists = {"item": lines, **({"apply": apply} if apply else {})}
     ns_memo = ctx.write(FLOW, memo.credit_memo_id, "ns-credit-memo", system="netsuite", operation="creditMemo.put",
                         request={**body, **sublists}, call=lambda k: ctx.ns_put("creditMemo", eid, body, sublists))
+    tax_service.void_tax(ctx, invoice_id)  # credited in full: its tax document is voided (no-op without a service)
     rebilled = {_source_key(ln, s): ln.amount for ln in (rebill.lines if rebill else []) for s in ln.source_ids}
     out = {"credit_memo_id": memo.credit_memo_id, "netsuite_credit_memo_id": ns_memo["id"],
            "credited": str(memo.amount), "currency": memo.currency, "invoice_id": invoice_id,

@@ -961,6 +961,10 @@ def check_tax(facts: Facts) -> Tally:
     a business elsewhere: outside scope) and the tax is round(net x rate)."""
     t = Tally(TAX)
     clients, entities = _index(facts.clients, "client_id"), _index(facts.legal_entities, "entity_id")
+    if facts.tax_documents is not None and facts.credit_memos:  # credited in full: no tax owed, the document void
+        for inv in facts.invoices:
+            if inv.status != "void" and inv.invoice_id in _credited_in_full(facts):
+                _check_tax_document(t, inv, facts.tax_documents.get(inv.invoice_id), "Cancelled")
     for inv in _live(facts):
         net, tax = total(ln.amount for ln in inv.lines), total(ln.tax_amount for ln in inv.lines)
         t.same((net, tax), (inv.net_total, inv.tax_total), f"invoice {inv.invoice_id}: stated net/tax differ from "
@@ -968,7 +972,7 @@ def check_tax(facts: Facts) -> Tally:
         t.same(inv.net_total + inv.tax_total, inv.gross_total, f"invoice {inv.invoice_id}: gross is not net + tax",
                inv.invoice_id)
         if facts.tax_documents is not None:  # the tax service's own answer is the expectation
-            _check_tax_document(t, inv, facts.tax_documents.get(inv.invoice_id))
+            _check_tax_document(t, inv, facts.tax_documents.get(inv.invoice_id), "Committed")
             continue
         client, seller = clients.get(inv.client_id), entities.get(inv.contracting_entity_id)
         if client is None or seller is None or not facts.tax_rates:
@@ -999,16 +1003,16 @@ def check_tax(facts: Facts) -> Tally:
     return t
 
 
-def _check_tax_document(t: Tally, inv: InvoiceEvent, doc: TaxDocumentFact | None) -> None:
-    """An invoice taxed by the service: its document (code = invoice id) is committed, for the invoice's net, and
-    the invoice carries exactly the tax the document holds, which is the sum of its lines and of its
-    jurisdictions."""
+def _check_tax_document(t: Tally, inv: InvoiceEvent, doc: TaxDocumentFact | None, status: str) -> None:
+    """An invoice taxed by the service: its document (code = invoice id) is committed (voided once the invoice is
+    credited in full), for the invoice's net, and the invoice carries exactly the tax the document holds, which is
+    the sum of its lines and of its jurisdictions."""
     what = f"invoice {inv.invoice_id}"
     if not t.check(doc is not None, f"{what}: posted without a tax document in the tax service",
                    "a committed document with code = the invoice id", None, inv.invoice_id):
         return
     assert doc is not None
-    t.same("Committed", doc.status, f"{what}: its tax document is {doc.status}, not committed", inv.invoice_id)
+    t.same(status, doc.status, f"{what}: its tax document is {doc.status}, not {status}", inv.invoice_id)
     t.same(inv.net_total, doc.total_amount, f"{what}: the tax service taxed another amount than the invoice's net",
            inv.invoice_id)
     t.same(doc.total_tax, inv.tax_total, f"{what}: the ERP's tax is not the tax service's", inv.invoice_id)

@@ -345,6 +345,14 @@ def _tax_not_committed(original: Callable[..., Any], w: Witness) -> Callable[...
     return commit
 
 
+def _tax_not_voided(original: Callable[..., Any], w: Witness) -> Callable[..., Any]:
+    def void(ctx: Any, invoice_id: str, reason: str = "DocVoided") -> Any:
+        if getattr(ctx.vendors, "tax", None) is not None:
+            w.changed()  # the credited invoice's tax stays committed: reported to the authorities as owed
+        return None
+    return void
+
+
 def _no_tax_service(out: bool, *a: Any, **k: Any) -> bool:
     return False
 
@@ -447,6 +455,9 @@ BUILTIN: list[Mutant] = [
            guards=("11.tax", "expectations")),
     Mutant("tax.not_committed", "the tax document is never committed once the invoice posts",
            (f"{TAXSVC}:commit_tax",), replace=_tax_not_committed, scenarios=("tax_service_outage",),
+           guards=("11.tax",)),
+    Mutant("tax.credit_not_voided", "an invoice credited in full keeps its tax document committed",
+           (f"{TAXSVC}:void_tax",), replace=_tax_not_voided, scenarios=("disputed_invoice_refunded",),
            guards=("11.tax",)),
     Mutant("tax.rate_to_cents", "the service's tax posted to NetSuite as a rate rounded to two decimals",
            ("q2c_harness.connectors.mapping.tax:effective_rate",), result=_rate_to_cents,

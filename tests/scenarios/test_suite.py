@@ -15,8 +15,8 @@ from q2c_harness.harness.scenario import load_scenario
 pytest_plugins = ["pytester"]
 
 PASSING = ["multi_entity_tm", "fixed_fee_change_order", "month_end_storm", "duplicates_and_replay", "retainer_drawdown",
-           "exceptions_and_resolution", "credit_and_rebill", "managed_services",
-           "usage_billing"]
+           "exceptions_and_resolution", "credit_and_rebill", "managed_services", "usage_billing",
+           "tax_service_outage", "partial_payment_then_rest", "payment_disruption", "disputed_invoice_refunded"]
 
 
 @pytest.mark.parametrize("name", PASSING)
@@ -26,7 +26,8 @@ def test_scenario_passes_in_process(name: str) -> None:
     assert result.facts is not None and result.facts.facts.invoices, "the scenario issued no invoice"
 
 
-@pytest.mark.parametrize("name", ["multi_entity_tm", "fixed_fee_change_order"])
+@pytest.mark.parametrize("name", ["multi_entity_tm", "fixed_fee_change_order", "tax_service_outage",
+                                  "partial_payment_then_rest"])
 def test_scenario_passes_against_https_servers(name: str, tmp_path) -> None:
     result = run_scenario(load_scenario(name), mode="servers", tls_dir=tmp_path / "tls")
     assert result.ok, result.explain()
