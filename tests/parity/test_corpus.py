@@ -18,7 +18,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 PAGES = {"salesforce": "salesforce.md", "netsuite": "netsuite.md", "psa": "psa.md", "payments": "payments.md",
          "tax": "tax.md"}
 # Issue 24 asks for 30 documented examples a vendor; NetSuite and PSA are still short of it (docs/parity.md).
-MIN_EXAMPLES = {"salesforce": 30, "netsuite": 28, "psa": 15, "payments": 30, "tax": 30}
+MIN_EXAMPLES = {"salesforce": 30, "netsuite": 28, "psa": 16, "payments": 30, "tax": 30}
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
