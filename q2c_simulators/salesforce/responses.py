@@ -172,6 +172,9 @@ COMPOSITE_BODY = {"type": "object", "required": ["compositeRequest"], "propertie
             "httpHeaders": {"type": "object", "additionalProperties": {"type": "string"}}}}}}}
 COLLECTION_BODY = {"type": "object", "required": ["records"], "properties": {
     "allOrNone": {"type": "boolean"}, "records": {"type": "array", "maxItems": 200, "items": {"type": "object"}}}}
+RETRIEVE_BODY = {"type": "object", "required": ["ids", "fields"], "properties": {
+    "ids": {"type": "array", "minItems": 1, "maxItems": 2000, "items": {"type": "string"}},
+    "fields": {"type": "array", "minItems": 1, "items": {"type": "string"}}}}
 TREE_BODY = {"type": "object", "required": ["records"], "properties": {
     "records": {"type": "array", "maxItems": 200, "items": {"type": "object"}}}}
 COLLECTION_DOCS = {200: {"description": "One save result per record: {id, success, errors[{statusCode, message, "
@@ -428,7 +431,16 @@ class SalesforceResponses(Responses["SalesforceSimulator"]):
     async def collection_retrieve(self, request: Request, version: Version, sobject: str, ids: str = "",
                                   fields: str = "") -> Response:
         c = self.caller(request)
-        return Json(composite.retrieve_records(c.backend, c.backend.sobject(sobject), ids, fields, c.version))
+        return Json(composite.retrieve_records(c.backend, c.backend.sobject(sobject), ids.split(","), fields.split(","),
+                                               c.version))
+
+    @operation(tags=["composite"], request_body=_body(RETRIEVE_BODY),
+               responses={200: _ok("Records (null where not found)", {"type": "array"})},
+               summary="Get up to 2,000 records of one object by id, the ids and fields in the body")
+    async def collection_retrieve_post(self, request: Request, version: Version, sobject: str) -> Response:
+        c = self.caller(request)
+        obj = c.backend.sobject(sobject)
+        return Json(composite.retrieve_records_by_body(c.backend, obj, await read_json(request), c.version))
 
     @operation(tags=["composite"], request_body=_body(COLLECTION_BODY), responses=COLLECTION_DOCS,
                summary="Upsert up to 200 records by external id")

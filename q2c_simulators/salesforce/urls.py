@@ -57,6 +57,7 @@ URLS: list[Url] = [
     ("DELETE", f"{P}/composite/sobjects", "collection_delete"),
     ("DELETE", f"{P}/composite/sobjects/", "collection_delete"),
     ("GET", f"{P}/composite/sobjects/{{sobject}}", "collection_retrieve"),
+    ("POST", f"{P}/composite/sobjects/{{sobject}}", "collection_retrieve_post"),
     ("PATCH", f"{P}/composite/sobjects/{{sobject}}/{{field}}", "collection_upsert"),
     ("POST", f"{P}/composite/tree/{{sobject}}", "composite_tree"),
     # ---- Bulk API 2.0 -------------------------------------------------------------------------------------------

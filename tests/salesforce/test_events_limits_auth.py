@@ -121,6 +121,25 @@ async def test_collections_tree_and_upsert_collection(api, ext_id):
     assert count.json()["totalSize"] == 1  # the failed tree rolled back whole
 
 
+async def test_collections_retrieve_with_a_request_body_as_jsforce_sends_it(api):
+    r = await api.post(f"{V}/composite/sobjects", json={"records": [
+        {"attributes": {"type": "Account"}, "Name": f"Body {i}"} for i in range(2)]})
+    ids = [x["id"] for x in r.json()]
+    missing = "001000000000000AAA"
+    r = await api.post(f"{V}/composite/sobjects/Account", json={"ids": [ids[0], missing, ids[1]],
+                                                              "fields": ["id", "name"]})
+    assert r.status_code == 200, r.text
+    first, none, second = r.json()
+    assert none is None and (first["Id"], first["Name"], second["Name"]) == (ids[0], "Body 0", "Body 1")
+    assert first["attributes"] == {"type": "Account", "url": f"{V}/sobjects/Account/{ids[0]}"}
+    r = await api.post(f"{V}/composite/sobjects/Account", json={"ids": [ids[0]] * 2000, "fields": ["Name"]})
+    assert r.status_code == 200 and len(r.json()) == 2000  # POST takes up to 2,000 ids, GET about 800 in a URL
+    r = await api.post(f"{V}/composite/sobjects/Account", json={"ids": [ids[0]] * 2001, "fields": ["Name"]})
+    assert r.status_code == 400 and r.json()[0]["errorCode"] == "EXCEEDED_ID_LIMIT"
+    r = await api.post(f"{V}/composite/sobjects/Account", json={"ids": [ids[0]], "fields": ["Nope__c"]})
+    assert r.status_code == 400 and r.json()[0]["errorCode"] == "INVALID_FIELD"
+
+
 async def test_daily_quota_refuses_with_403_and_limits_report_it(api, client, sim):
     quota = {"name": "DailyApiRequests", "kind": "rolling_window", "limit": 5, "window_seconds": 86400,
              "path_regex": r"^/services/data/v[0-9.]+/(?!sim/)"}
