@@ -568,6 +568,38 @@ class SalesforceResponses(Responses["SalesforceSimulator"]):
                      "organization_id": b.org["id"], "preferred_username": user["Username"],
                      "name": user.get("Name"), "email": user.get("Email"), "active": True})
 
+    @operation(tags=["auth"], responses={200: _ok("The identity of the token's user and the org's API URLs"),
+                                         403: _err("The token may read its own user's identity only")},
+               summary="Identity URL (the id in the token response)")
+    async def identity(self, request: Request, org_id: str, user_id: str, version: str | None = None) -> Response:
+        """The Identity URL ("Using Identity URLs", Salesforce Help remoteaccess_using_openid): who the token is and
+        where the org's APIs are; without `version` the URLs carry the literal `{version}`, as Salesforce sends them.
+        Reading another user's identity needs "View All Data"; this simulator's tokens have no such user, so any
+        other id is 403 (the code is our choice)."""
+        c = self.caller(request)
+        b = c.backend
+        org = b.org["id"]
+        if org_id[:15] != org[:15] or user_id[:15] != c.user_id[:15]:
+            raise SalesforceError("This session may read its own identity only", "INSUFFICIENT_ACCESS", 403)
+        user = b.store.get("User", c.user_id)
+        base = base_url(request)
+        ver = "{version}" if version is None else (self.sim.api_versions[-1] if version == "latest" else version)
+        rest = f"{base}/services/data/v{ver}/"
+        return Json({
+            "id": f"{base}/id/{org}/{user['Id']}", "asserted_user": True, "user_id": user["Id"],
+            "organization_id": org, "username": user["Username"], "nick_name": user.get("Alias"),
+            "display_name": user.get("Name"), "email": user.get("Email"), "email_verified": True,
+            "first_name": user.get("FirstName"), "last_name": user.get("LastName"), "timezone": "GMT",
+            "active": user.get("IsActive", True), "user_type": "STANDARD", "language": "en_US", "locale": "en_US",
+            "utcOffset": 0, "last_modified_date": user.get("LastModifiedDate"),
+            "urls": {"enterprise": f"{base}/services/Soap/c/{ver}/{org[:15]}",
+                     "partner": f"{base}/services/Soap/u/{ver}/{org[:15]}",
+                     "metadata": f"{base}/services/Soap/m/{ver}/{org[:15]}",
+                     "rest": rest, "sobjects": f"{rest}sobjects/", "search": f"{rest}search/",
+                     "query": f"{rest}query/", "recent": f"{rest}recent/",
+                     "profile": f"{base}/{user['Id']}"},
+        })
+
     @operation(public=True, tags=["auth"], request_body=_body({"type": "string"}, "text/xml"),
                responses={200: _ok("loginResponse with sessionId and serverUrl", {"type": "string"}, "text/xml"),
                           500: _ok("SOAP fault with sf:exceptionCode (INVALID_LOGIN)", {"type": "string"}, "text/xml")},

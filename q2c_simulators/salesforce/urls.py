@@ -95,6 +95,7 @@ URLS: list[Url] = [
     ("POST", "/services/oauth2/token", "oauth_token"),
     ("POST", "/services/oauth2/revoke", "oauth_revoke"),
     ("GET", "/services/oauth2/userinfo", "oauth_userinfo"),
+    ("GET", "/id/{org_id}/{user_id}", "identity"),
     ("POST", "/services/Soap/u/{version}", "soap_login"),
     # ---- change events (the simulator's long-poll feed) ---------------------------------------------------------
     ("GET", f"{P}/sim/events/{{channel}}", "cdc_events"),

@@ -261,3 +261,23 @@ async def test_soap_login_user_info_names_the_org_as_salesforce_does(client):
     assert result.findtext("p:userInfo/p:organizationId", namespaces=ns) == org
     assert result.findtext("p:userInfo/p:organizationName", namespaces=ns) == "soapinfo.example"
     assert result.findtext("p:serverUrl", namespaces=ns).endswith(f"/services/Soap/u/59.0/{org[:15]}")
+
+
+async def test_the_identity_url_of_a_token_answers_who_it_is(client):
+    form = {"grant_type": "password", "client_id": "ck", "client_secret": "cs", "username": "id@idorg.example",
+            "password": "pw"}
+    token = (await client.post("/services/oauth2/token", data=form)).json()
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    r = await client.get(token["id"], headers=headers)
+    assert r.status_code == 200, r.text
+    ident = r.json()
+    org, user = token["id"].rsplit("/", 2)[-2:]
+    assert (ident["id"], ident["organization_id"], ident["user_id"], ident["username"]) == \
+        (token["id"], org, user, "id@idorg.example")
+    assert ident["urls"]["rest"] == "https://salesforce.sim/services/data/v{version}/"  # no version asked
+    r = await client.get(token["id"], params={"version": "59.0"}, headers=headers)
+    assert r.json()["urls"]["sobjects"] == "https://salesforce.sim/services/data/v59.0/sobjects/"
+    assert (await client.get(token["id"])).status_code == 401
+    other = (await client.post("/services/oauth2/token", data={**form, "username": "other@idorg.example"})).json()
+    r = await client.get(other["id"], headers=headers)  # another user's identity
+    assert r.status_code == 403 and r.json()[0]["errorCode"] == "INSUFFICIENT_ACCESS"
