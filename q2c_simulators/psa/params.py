@@ -51,9 +51,19 @@ def _datetime_text(value: Any) -> Any:
     return ev.iso(moment.astimezone(timezone.utc))
 
 
+def _integral(value: Any) -> Any:
+    """1.0 is an integer in JSON Schema (the OpenAPI says `integer`), so a body may send it; 1.5 is not."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        return int(value)
+    return value
+
+
+# a JSON body's integer (strict models otherwise take only JSON ints: 60, not 60.0); after the Field, so that the
+# OpenAPI keeps its minimum and maximum
+INTEGRAL = BeforeValidator(_integral)
 DateTimeIn = Annotated[str, BeforeValidator(_datetime_text), WithJsonSchema({"type": "string", "format": "date-time"})]
 IdIn = Annotated[
-    Union[Annotated[int, Field(ge=1, le=10**18)], Annotated[str, Field(pattern=r"^[1-9][0-9]{0,17}$")]],
+    Union[Annotated[int, Field(ge=1, le=10**18), INTEGRAL], Annotated[str, Field(pattern=r"^[1-9][0-9]{0,17}$")]],
     AfterValidator(str),
 ]
 DateIn = Annotated[str, BeforeValidator(_date_text), WithJsonSchema({"type": "string", "format": "date"})]
@@ -63,16 +73,17 @@ class RateIn(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore")
     role_id: Optional[IdIn] = None
     region: Optional[Annotated[str, Field(min_length=1, max_length=64)]] = None
-    rate_in_cents: Annotated[int, Field(ge=0, le=10**11)]
+    rate_in_cents: Annotated[int, Field(ge=0, le=10**11), INTEGRAL]
 
 
 def _annotation(f: FieldSpec, required: bool) -> Any:
     if f.kind in ("str", "text"):
         t: Any = Annotated[str, Field(min_length=1 if required else 0, max_length=10_000 if f.kind == "text" else f.max_length)]
     elif f.kind == "int":
-        t = Annotated[int, Field(ge=f.ge if f.ge is not None else -(2**53), le=f.le if f.le is not None else 2**53)]
+        t = Annotated[int, Field(ge=f.ge if f.ge is not None else -(2**53), le=f.le if f.le is not None else 2**53),
+                      INTEGRAL]
     elif f.kind == "money":
-        t = Annotated[int, Field(ge=f.ge if f.ge is not None else 0, le=10**13)]
+        t = Annotated[int, Field(ge=f.ge if f.ge is not None else 0, le=10**13), INTEGRAL]
     elif f.kind == "bool":
         t = bool
     elif f.kind == "date":

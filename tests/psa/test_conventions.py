@@ -71,6 +71,18 @@ async def test_errors_have_kantata_shape(api, sim):
     assert r.status_code == 400 and r.json()["errors"][0]["type"] == "argument"
 
 
+async def test_an_integer_valued_number_is_an_integer_as_the_openapi_says(api, sim):
+    """The OpenAPI types counts and cents `integer`, and JSON Schema takes 60.0 as one; 60.5 is not."""
+    schema = sim.openapi()["components"]["schemas"]["WorkspaceAttributes"]["properties"]["budget_in_cents"]
+    assert "integer" in str(schema)
+    r = await api.post("/api/v1/workspaces.json", json={"workspace": {"title": "Float", "budget_in_cents": 150000.0}})
+    assert r.status_code == 201, r.text
+    ws = next(iter(r.json()["workspaces"].values()))
+    assert ws["budget_in_cents"] == 150000 and isinstance(ws["budget_in_cents"], int)
+    r = await api.post("/api/v1/workspaces.json", json={"workspace": {"title": "Half", "budget_in_cents": 150000.5}})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "budget_in_cents"
+
+
 async def test_bulk_create_is_all_or_nothing(api):
     ws = await create(api, "workspaces", "workspace", title="Bulk")
     r = await api.post("/api/v1/stories.json", json={"stories": [
