@@ -125,8 +125,6 @@ class FlowsCore(CoreDriver):
                 continue
             client.account.clock = self._virtual_seconds
             client.account._breakers.clear()
-        # the core's own records (events, exception items and their SLA, audit rows) are stamped on the same clock
-        self.rt.engine.db.clock = lambda: self._now
         runner = self.rt.engine.runner
         if hasattr(runner, "_sleep"):  # the inline runner's step retries wait on the virtual clock: no real sleep
             runner._sleep = lambda _seconds: None
