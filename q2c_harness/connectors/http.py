@@ -105,6 +105,16 @@ def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time
     return max(0.0, when.timestamp() - now())
 
 
+def error_parts(response: httpx.Response) -> tuple[int, float | None, Any]:
+    """What every vendor's error classification starts from: the status, the Retry-After in seconds, and the body as
+    JSON (None when it is not JSON)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    return response.status_code, parse_retry_after(response.headers.get("Retry-After")), body
+
+
 # ---- policies --------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class BreakerPolicy:

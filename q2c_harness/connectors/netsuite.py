@@ -44,7 +44,7 @@ from .errors import (
     mark_reauthenticate,
     require_keys,
 )
-from .http import Authenticator, VendorClient, parse_retry_after
+from .http import Authenticator, VendorClient, error_parts
 
 SYSTEM = "netsuite"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -88,12 +88,7 @@ def error_from_code(code: str, message: str, *, status: int, retry_after: float 
 
 
 def classify_response(response: httpx.Response) -> IntegrationError:
-    status = response.status_code
-    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
+    status, retry_after, body = error_parts(response)
     location = response.headers.get("Location")
     if isinstance(body, dict) and isinstance(body.get("o:errorDetails"), list) and body["o:errorDetails"]:
         first = body["o:errorDetails"][0]

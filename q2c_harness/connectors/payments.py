@@ -29,7 +29,7 @@ from .errors import (
     error_for_status,
     mark_not_applied,
 )
-from .http import BearerToken, VendorClient, parse_retry_after
+from .http import BearerToken, VendorClient, error_parts
 
 SYSTEM = "payments"
 DEFAULT_BASE_URL = "https://api.stripe.com"
@@ -60,12 +60,7 @@ def _scalar(value: Any) -> str:
 
 
 def classify_response(response: httpx.Response) -> IntegrationError:
-    status = response.status_code
-    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
+    status, retry_after, body = error_parts(response)
     err = body.get("error") if isinstance(body, dict) else None
     if not isinstance(err, dict):
         return error_for_status(SYSTEM, status, f"payments: HTTP {status} {response.text[:300]}",

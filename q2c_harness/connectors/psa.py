@@ -35,7 +35,7 @@ from .errors import (
     mark_reauthenticate,
     require_keys,
 )
-from .http import Authenticator, BearerToken, VendorClient, parse_retry_after
+from .http import Authenticator, BearerToken, VendorClient, error_parts
 
 SYSTEM = "psa"
 DEFAULT_BASE_URL = "https://api.mavenlink.com/api/v1"
@@ -60,12 +60,7 @@ SUBJECT_TYPE = {
 
 
 def classify_response(response: httpx.Response) -> IntegrationError:
-    status = response.status_code
-    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
+    status, retry_after, body = error_parts(response)
     if isinstance(body, dict) and isinstance(body.get("errors"), list) and body["errors"]:
         first = body["errors"][0] if isinstance(body["errors"][0], dict) else {"message": str(body["errors"][0])}
         code = str(first.get("type") or f"HTTP_{status}")

@@ -34,7 +34,7 @@ from .errors import (
     mark_reauthenticate,
     require_keys,
 )
-from .http import Authenticator, VendorClient, parse_retry_after
+from .http import Authenticator, VendorClient, error_parts
 
 SYSTEM = "salesforce"
 DEFAULT_API_VERSION = "59.0"
@@ -83,12 +83,7 @@ def error_from_code(code: str, message: str, *, status: int | None, retry_after:
 
 
 def classify_response(response: httpx.Response) -> IntegrationError:
-    status = response.status_code
-    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
+    status, retry_after, body = error_parts(response)
     if status == 300:
         return DuplicateRecordError(f"salesforce: several records match {response.request.url.path}",
                                     system=SYSTEM, code="MULTIPLE_CHOICES", status=300, details=body)

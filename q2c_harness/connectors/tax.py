@@ -30,7 +30,7 @@ from .errors import (
     mark_not_applied,
     require_keys,
 )
-from .http import Authenticator, BearerToken, VendorClient, parse_retry_after
+from .http import Authenticator, BearerToken, VendorClient, error_parts
 
 SYSTEM = "tax"
 DEFAULT_BASE_URL = "https://rest.avatax.com"
@@ -49,12 +49,7 @@ class AvaTaxBasic(Authenticator):
 
 
 def classify_response(response: httpx.Response) -> IntegrationError:
-    status = response.status_code
-    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
+    status, retry_after, body = error_parts(response)
     err = body.get("error") if isinstance(body, dict) else None
     if not isinstance(err, dict):
         return error_for_status(SYSTEM, status, f"tax: HTTP {status} {response.text[:300]}", retry_after=retry_after)
